@@ -1,0 +1,40 @@
+# Two commands matter: `make run` (the chat on the embedded default) and `make test` (all tests).
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# The services that the test suite talks to (started by scripts/services.sh).
+TEST_ENV := DATABASE_URL=postgres://chat:chat@127.0.0.1:5432/chat \
+	REDIS_URL=redis://127.0.0.1:6379/0 \
+	NATS_URL=nats://127.0.0.1:4222
+
+.PHONY: venv run test test-fast services lint proto clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+run: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py runchat
+
+services: venv
+	bash scripts/services.sh
+
+test: venv services
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy chatproject rooms messaging streaming
+
+proto: venv
+	$(PY) -m grpc_tools.protoc -Istreaming/proto --python_out=streaming/proto --pyi_out=streaming/proto streaming/proto/chat.proto
+
+clean:
+	rm -rf data .pytest_cache

@@ -1,0 +1,196 @@
+"""Settings, driven by the environment, with defaults that run the embedded chat.
+
+With no variable set, everything runs on one machine with no system service: SQLite, an embedded
+NATS server, the in-memory channel layer and cache, and the bridge inside the web process.
+"""
+
+from __future__ import annotations
+
+import binascii
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = BASE_DIR / "data"
+
+env = environ.Env()
+
+
+def _env_str(name: str, default: str) -> str:
+    return str(env.str(name, default=default))
+
+
+def _hex_secret(name: str, default: str, length: int) -> bytes:
+    """Reads a hex secret of `length` bytes, failing at start-up with the variable's name."""
+    value = _env_str(name, default)
+    try:
+        raw = binascii.unhexlify(value)
+    except (binascii.Error, ValueError) as exc:
+        raise ImproperlyConfigured(f"{name} must be hex ({length} bytes): {exc}") from exc
+    if len(raw) != length:
+        raise ImproperlyConfigured(f"{name} must be {length} bytes of hex, got {len(raw)} bytes")
+    return raw
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _env_str(name, default)
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+SECRET_KEY = _env_str("DJANGO_SECRET_KEY", "dev-insecure-secret-key-change-me-in-production")
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "channels",
+    "rooms",
+    "messaging",
+    "streaming",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "chatproject.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = None
+ASGI_APPLICATION = "chatproject.asgi.application"
+
+# --- Storage -------------------------------------------------------------------------------------
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
+DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+
+CHAT_STORAGE = _choice("CHAT_STORAGE", "postgres", ("postgres", "scylla"))
+CASSANDRA_HOSTS: list[str] = env.list("CASSANDRA_HOSTS", default=["127.0.0.1"])
+CASSANDRA_KEYSPACE = _env_str("CASSANDRA_KEYSPACE", "chat")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: channel layer and cache -------------------------------------------------------------
+
+REDIS_URL = _env_str("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            # The pubsub layer: no per-group capacity drop and no BZPOPMIN time-outs (NOTES.md).
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "chat",
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- NATS / events ------------------------------------------------------------------------------
+
+NATS_URL = _env_str("NATS_URL", "")
+CHAT_EMBEDDED_NATS_PORT = env.int("CHAT_EMBEDDED_NATS_PORT", default=4222)
+CHAT_NATS_DATA_DIR = _env_str("CHAT_NATS_DATA_DIR", str(DATA_DIR / "nats"))
+CHAT_STREAM_HEARTBEAT_SECONDS = env.float("CHAT_STREAM_HEARTBEAT_SECONDS", default=15.0)
+CHAT_OUTBOX_RETENTION_HOURS = env.float("CHAT_OUTBOX_RETENTION_HOURS", default=24.0)
+CHAT_PUSH_BACKEND = _env_str("CHAT_PUSH_BACKEND", "messaging.push.DatabasePushBackend")
+CHAT_PUSH_WEBHOOK_URL = _env_str("CHAT_PUSH_WEBHOOK_URL", "")
+
+# --- Encryption (SPEC.md §6) ---------------------------------------------------------------------
+# The defaults serve development only; production sets both.
+CHAT_MASTER_KEY = _hex_secret(
+    "CHAT_MASTER_KEY", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", 32
+)
+CHAT_MASTER_IV = _hex_secret("CHAT_MASTER_IV", "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf", 16)
+
+CHAT_ROOM_CACHE_SECONDS = env.int("CHAT_ROOM_CACHE_SECONDS", default=3600)
+
+# --- Auth, API ----------------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "chatproject.exceptions.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Chat API",
+    "DESCRIPTION": "Rooms, messages and the live stream of the chat backend (port of the Go chat service).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": _env_str("CHAT_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,76 @@
+"""Domain records that storage repositories return (never ORM or cqlengine objects)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: int
+    name: str
+    phone: str = ""
+    avatar: str = ""
+
+
+@dataclass(frozen=True)
+class RoomRecord:
+    id: uuid.UUID
+    type: str
+    name: str
+    description: str
+    photo_url: str
+    encryption_data: str
+    join_all_user: bool
+    send_message: bool
+    add_member: bool
+    edit_group: bool
+    created_by_id: int | None
+    last_message_id: uuid.UUID | None
+    last_message_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+
+    @property
+    def is_group(self) -> bool:
+        return self.type != "p2p"
+
+
+@dataclass(frozen=True)
+class ParticipantRecord:
+    room_id: uuid.UUID
+    user: UserRecord
+    role: str
+    is_muted: bool
+    is_pinned: bool
+    is_partner_blocked: bool
+    joined_at: datetime
+    removed_at: datetime | None = None
+
+    @property
+    def user_id(self) -> int:
+        return self.user.id
+
+    @property
+    def is_active(self) -> bool:
+        return self.removed_at is None
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    """One event waiting to be (or already) published to JetStream."""
+
+    event_id: uuid.UUID
+    subject: str
+    event_type: str
+    room_id: str
+    actor_user_id: str
+    data: dict[str, Any]
+    created_at: datetime | None = None
+    published_at: datetime | None = None
+    attempts: int = 0
+    id: int | None = field(default=None, compare=False)

@@ -1,0 +1,37 @@
+"""WebSocket handshake auth: the session cookie (browsers) or `Authorization: Token <key>`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import AnonymousUser
+
+
+@database_sync_to_async
+def _user_for_token(key: str) -> Any:
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        return AnonymousUser()
+    return token.user
+
+
+class TokenAuthMiddleware:
+    """Sets scope["user"] from an `Authorization: Token <key>` header when one is sent."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        headers = dict(scope.get("headers") or [])
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        if auth.lower().startswith("token "):
+            scope = dict(scope, user=await _user_for_token(auth.split(" ", 1)[1].strip()))
+        return await self.inner(scope, receive, send)
+
+
+def SessionOrTokenAuthMiddleware(inner: Any) -> Any:  # noqa: N802 - mirrors AuthMiddlewareStack
+    return AuthMiddlewareStack(TokenAuthMiddleware(inner))
