@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -15,7 +15,7 @@ BACKENDS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _repository_for(backend: str) -> ChatRepository:
     repository: ChatRepository = import_string(BACKENDS[backend])()
     return repository

@@ -34,6 +34,12 @@ class RoomRecord:
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
+    # p2p rooms only: "<low user id>:<high user id>" (cleared when the room is deleted).
+    p2p_key: str | None = None
+
+    @property
+    def is_p2p(self) -> bool:
+        return self.type == "p2p"
 
     @property
     def is_group(self) -> bool:
@@ -58,6 +64,34 @@ class ParticipantRecord:
     @property
     def is_active(self) -> bool:
         return self.removed_at is None
+
+
+@dataclass(frozen=True)
+class RoomDraft:
+    """A room to insert (RoomStore.room_insert)."""
+
+    type: str
+    name: str
+    description: str
+    photo_url: str
+    encryption_data: str
+    send_message: bool
+    add_member: bool
+    edit_group: bool
+    created_by_id: int
+    p2p_key: str | None = None
+
+
+@dataclass(frozen=True)
+class RoomPageQuery:
+    """What GetRooms asks for: one page of a user's active rooms (RoomStore.rooms_page_for_user)."""
+
+    user_id: int
+    offset: int
+    limit: int
+    search: str = ""
+    type: str = ""
+    since: datetime | None = None
 
 
 @dataclass(frozen=True)

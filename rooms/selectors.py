@@ -1,0 +1,179 @@
+"""Reads of rooms and participants. Every function answers in a bounded number of queries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from chatproject.errors import NotFound
+from chatproject.pagination import Page
+from rooms import cache as room_cache
+from rooms.formatting import PARTICIPANTS_PREVIEW, participant_format, room_format_base, room_with_live_fields
+from rooms.permissions import MemberPermission, check_member_permission
+from rooms.storage import get_repository
+from rooms.storage.records import ParticipantRecord, RoomPageQuery, RoomRecord
+
+__all__ = [
+    "active_participants",
+    "check_member_permission",
+    "room_access",
+    "room_for_user",
+    "room_ids_for_user",
+    "room_list",
+    "room_participants",
+    "rooms_for_user",
+]
+
+ROOM_NOT_FOUND = "Room not found."
+
+
+def room_access(*, room_id: uuid.UUID, user_id: int) -> tuple[RoomRecord, ParticipantRecord]:
+    """The live room and the user's active participation; NotFound otherwise (existence is not revealed)."""
+    found = get_repository().membership_get(room_id, user_id)
+    if found is None:
+        raise NotFound(ROOM_NOT_FOUND)
+    return found
+
+
+def room_access_with_permission(
+    *, room_id: uuid.UUID, user_id: int, perm: MemberPermission
+) -> tuple[RoomRecord, ParticipantRecord]:
+    """room_access, then check_member_permission (403 for a MEMBER lacking `perm`)."""
+    room, participant = room_access(room_id=room_id, user_id=user_id)
+    check_member_permission(room, participant, perm)
+    return room, participant
+
+
+def room_ids_for_user(*, user_id: int) -> list[uuid.UUID]:
+    """The live rooms the user is an active participant of."""
+    return get_repository().room_ids_for_user(user_id)
+
+
+def active_participants(*, room_id: uuid.UUID) -> list[ParticipantRecord]:
+    """The room's active participants, oldest first."""
+    return get_repository().participants_active(room_id)
+
+
+def _bases_for_user(
+    user_id: int, room_ids: Sequence[uuid.UUID], *, rooms: dict[uuid.UUID, RoomRecord] | None = None
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The formatted bases of the rooms the user is an active member of: cache first, misses in bulk.
+
+    A cached entry exists only under the room's current version, and every membership change bumps
+    it, so a hit also proves membership.
+    """
+    versions = room_cache.room_versions(room_ids)
+    bases = room_cache.room_bases_get(user_id, versions)
+    missing = [r for r in room_ids if r not in bases]
+    if missing:
+        bases_new = bases_build(user_id, missing, rooms=rooms)
+        room_cache.room_bases_set(user_id, versions, bases_new)
+        bases.update(bases_new)
+    return bases
+
+
+def bases_build(
+    user_id: int, room_ids: Sequence[uuid.UUID], *, rooms: dict[uuid.UUID, RoomRecord] | None = None
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The formatted bases, from storage (two queries at most), of the rooms the user is active in."""
+    repo = get_repository()
+    if rooms is None or any(r not in rooms for r in room_ids):
+        rooms = repo.rooms_get(room_ids)
+    preview = repo.participants_preview(room_ids, viewer_id=user_id, limit=PARTICIPANTS_PREVIEW)
+    bases: dict[uuid.UUID, dict[str, Any]] = {}
+    for room_id in room_ids:
+        room = rooms.get(room_id)
+        members = preview.get(room_id, [])
+        viewer = next((m for m in members if m.user_id == user_id), None)
+        if room is None or viewer is None or not viewer.is_active:
+            continue
+        bases[room_id] = room_format_base(room, viewer=viewer, others=[m for m in members if m.user_id != user_id])
+    return bases
+
+
+def _latest(*values: str | None) -> str | None:
+    present = [v for v in values if v]
+    return max(present, key=datetime.fromisoformat) if present else None
+
+
+def _complete(
+    user_id: int,
+    bases: dict[uuid.UUID, dict[str, Any]],
+    *,
+    last_message_at: dict[uuid.UUID, datetime | None] | None = None,
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Adds the live fields (unread_count, last_message, last_message_at), fresh, in bulk."""
+    from messaging.selectors import last_messages_for, unread_counts_for
+
+    room_ids = list(bases)
+    if not room_ids:
+        return {}
+    last_messages = last_messages_for(room_ids=room_ids, viewer_id=user_id)
+    unread = unread_counts_for(user_id=user_id, room_ids=room_ids)
+    patched = room_cache.room_last_message_times(room_ids) if last_message_at is None else {}
+    rooms: dict[uuid.UUID, dict[str, Any]] = {}
+    for room_id, base in bases.items():
+        last = last_messages.get(room_id)
+        if last_message_at is not None and room_id in last_message_at:
+            at: datetime | str | None = last_message_at[room_id]
+        else:
+            at = _latest(base.get("last_message_at"), patched.get(room_id), (last or {}).get("created_at"))
+        rooms[room_id] = room_with_live_fields(
+            base, unread_count=unread.get(room_id, 0), last_message=last, last_message_at=at
+        )
+    return rooms
+
+
+def room_for_user(*, room_id: uuid.UUID, user_id: int) -> dict[str, Any]:
+    """The formatted Room as this user sees it; NotFound unless the user is an active member."""
+    bases = _bases_for_user(user_id, [room_id])
+    if room_id not in bases:
+        raise NotFound(ROOM_NOT_FOUND)
+    return _complete(user_id, bases)[room_id]
+
+
+def rooms_for_user(*, user_id: int, room_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The formatted Rooms the user is an active member of among `room_ids` (others left out), in bulk."""
+    return _complete(user_id, _bases_for_user(user_id, list(dict.fromkeys(room_ids))))
+
+
+def room_format_uncached(*, room_id: uuid.UUID, user_id: int) -> dict[str, Any]:
+    """The formatted Room straight from storage, bypassing the cache (for events built inside a write)."""
+    bases = bases_build(user_id, [room_id])
+    if room_id not in bases:
+        raise NotFound(ROOM_NOT_FOUND)
+    return _complete(user_id, bases)[room_id]
+
+
+def room_list(
+    *, user_id: int, page: Page, search: str = "", room_type: str = "", since: datetime | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """GetRooms: one page of the user's rooms, formatted, and the total. Bounded queries for any page size."""
+    rows, total = get_repository().rooms_page_for_user(
+        RoomPageQuery(
+            user_id=user_id,
+            offset=page.offset,
+            limit=page.limit,
+            search=search.strip(),
+            type=room_type,
+            since=since,
+        )
+    )
+    room_ids = [room.id for room, _ in rows]
+    records = {room.id: room for room, _ in rows}
+    bases = _bases_for_user(user_id, room_ids, rooms=records)
+    rooms = _complete(user_id, bases, last_message_at={room.id: room.last_message_at for room, _ in rows})
+    return [rooms[r] for r in room_ids if r in rooms], total
+
+
+def room_participants(
+    *, room_id: uuid.UUID, user_id: int, page: Page, search: str = ""
+) -> tuple[list[dict[str, Any]], int]:
+    """GetRoomParticipants: one page of the room's active participants (members only)."""
+    room_access(room_id=room_id, user_id=user_id)
+    participants, total = get_repository().participants_page(
+        room_id, search=search.strip(), offset=page.offset, limit=page.limit
+    )
+    return [participant_format(p) for p in participants], total
