@@ -63,12 +63,11 @@ class MessageStore(abc.ABC):
         deleted, so they leave unread counts."""
 
     @abc.abstractmethod
-    def room_last_message_advance(self, room_id: uuid.UUID, *, message_id: uuid.UUID, at: datetime) -> None:
-        """Sets the room's last message unless the room already has a newer one."""
-
-    @abc.abstractmethod
-    def room_last_message_set(self, room_id: uuid.UUID, *, message_id: uuid.UUID | None, at: datetime | None) -> None:
-        """Sets the room's last message unconditionally (after deletes)."""
+    def room_last_message_replace(
+        self, room_id: uuid.UUID, *, message_id: uuid.UUID | None, at: datetime | None
+    ) -> None:
+        """Sets the room's last message unconditionally, also backwards or to none (after deletes).
+        A new message goes through RoomStore.room_last_message_set, which never moves backwards."""
 
     @abc.abstractmethod
     def reaction_set(self, message_id: uuid.UUID, user_id: int, reaction: str, *, at: datetime) -> None:

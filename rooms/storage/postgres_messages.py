@@ -130,12 +130,9 @@ class PostgresMessagesMixin:
         Message.objects.filter(id__in=ids).update(is_deleted=True, deleted_at=at, updated_at=at)
         MessageMeta.objects.filter(message_id__in=ids, is_deleted=False).update(is_deleted=True)
 
-    def room_last_message_advance(self, room_id: uuid.UUID, *, message_id: uuid.UUID, at: datetime) -> None:
-        Room.objects.filter(id=room_id).filter(Q(last_message_at__isnull=True) | Q(last_message_at__lte=at)).update(
-            last_message_id=message_id, last_message_at=at
-        )
-
-    def room_last_message_set(self, room_id: uuid.UUID, *, message_id: uuid.UUID | None, at: datetime | None) -> None:
+    def room_last_message_replace(
+        self, room_id: uuid.UUID, *, message_id: uuid.UUID | None, at: datetime | None
+    ) -> None:
         Room.objects.filter(id=room_id).update(last_message_id=message_id, last_message_at=at)
 
     def reaction_set(self, message_id: uuid.UUID, user_id: int, reaction: str, *, at: datetime) -> None:
