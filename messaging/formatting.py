@@ -1,0 +1,172 @@
+"""Messages as the API and the event stream show them: the MessageData of streaming/proto/chat.proto.
+
+Status relative to the viewer (SPEC.md §2):
+- a message of someone else: READ once the viewer has read it, else SENT;
+- the viewer's own message: READ once any other participant has read it, else SENT;
+- a system message: always SENT (nobody "reads" a system message; it creates no unread meta).
+A deleted message keeps its envelope (id, sender, times, is_deleted) but loses content and text.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from chatproject.timefmt import iso
+from messaging.models import MessageStatus, MessageType
+from rooms.storage import get_repository
+from rooms.storage.records import UserRecord
+from rooms.storage.records_messages import MentionRecord, MessageRecord, MetaRecord, ReactionRecord
+
+
+def sender_data(user: UserRecord | None, user_id: int | None = None) -> dict[str, str]:
+    """The proto Sender of a user (ids as strings); a bare id when the user no longer exists."""
+    if user is None:
+        return {"id": "" if user_id is None else str(user_id), "name": "", "avatar": "", "phone": ""}
+    return {"id": str(user.id), "name": user.name, "avatar": user.avatar, "phone": user.phone}
+
+
+def reaction_data(reaction: ReactionRecord, user: UserRecord | None) -> dict[str, Any]:
+    return {
+        "message_id": str(reaction.message_id),
+        "reaction": reaction.reaction,
+        "user": sender_data(user, reaction.user_id),
+        "created_at": iso(reaction.created_at),
+    }
+
+
+def message_status(
+    message: MessageRecord, *, viewer_id: int | None, viewer_meta: MetaRecord | None, read_by_others: bool
+) -> str:
+    """The status of `message` as `viewer_id` sees it (see the module docstring)."""
+    if message.type == MessageType.SYSTEM:
+        return MessageStatus.SENT.value
+    if viewer_id is not None and message.sender_id == viewer_id:
+        return MessageStatus.READ.value if read_by_others else MessageStatus.SENT.value
+    if viewer_meta is not None and viewer_meta.read_at is not None:
+        return MessageStatus.READ.value
+    return MessageStatus.SENT.value
+
+
+def message_data(
+    message: MessageRecord,
+    *,
+    sender: UserRecord | None,
+    status: str,
+    reply: dict[str, Any] | None = None,
+    forwarded_from: UserRecord | None = None,
+    forwarded_from_id: int | None = None,
+    mentions: Sequence[MentionRecord] = (),
+    reactions: Sequence[ReactionRecord] = (),
+    users: Mapping[int, UserRecord] | None = None,
+) -> dict[str, Any]:
+    """The MessageData dict of one message; `users` resolves reaction authors."""
+    users = users or {}
+    deleted = message.is_deleted
+    data: dict[str, Any] = {
+        "id": str(message.id),
+        "room_id": str(message.room_id),
+        "sender": sender_data(sender, message.sender_id),
+        "content": "" if deleted else message.content,
+        "text": "" if deleted else message.text,
+        "mentions": [{"tag": m.tag, "user": str(m.user_id)} for m in mentions],
+        "status": status,
+        "created_at": iso(message.created_at),
+        "updated_at": iso(message.updated_at),
+        "type": message.type,
+        "edited": message.edited,
+        "is_deleted": deleted,
+        "lifetime": message.lifetime,
+        "location_name": message.location_name,
+        "origin": message.origin,
+        "contact_id": message.contact_id,
+        "contact_name": message.contact_name,
+        "contact_phone": message.contact_phone,
+        "file": "" if deleted else message.file,
+        "reactions": [reaction_data(r, users.get(r.user_id)) for r in reactions],
+        "event": message.event,
+        "sender_message_id": message.sender_message_id,
+    }
+    if message.location_latitude is not None:
+        data["location_latitude"] = message.location_latitude
+    if message.location_longitude is not None:
+        data["location_longitude"] = message.location_longitude
+    if message.audio_transcription and not deleted:
+        data["audio_transcription"] = message.audio_transcription
+    if message.forwarded_from_id is not None:
+        data["forward_id"] = str(message.forwarded_from_id)
+        data["forwarded_from"] = sender_data(forwarded_from, forwarded_from_id)
+    if reply is not None:
+        data["reply"] = reply
+    return data
+
+
+def messages_data(
+    messages: Sequence[MessageRecord], *, viewer_id: int | None, with_replies: bool = True
+) -> list[dict[str, Any]]:
+    """MessageData dicts of `messages` (in their order) for the viewer, each with its reply one level
+    deep (none with `with_replies=False`). A fixed number of storage queries whatever their number."""
+    if not messages:
+        return []
+    repo = get_repository()
+    by_id: dict[uuid.UUID, MessageRecord] = {m.id: m for m in messages}
+    reply_ids = (
+        [m.reply_to_id for m in messages if m.reply_to_id and m.reply_to_id not in by_id] if with_replies else []
+    )
+    related: dict[uuid.UUID, MessageRecord] = dict(by_id)
+    related.update(repo.messages_get_many(reply_ids))
+    replies = (
+        [related[m.reply_to_id] for m in messages if m.reply_to_id and m.reply_to_id in related] if with_replies else []
+    )
+    shown = list(messages) + [r for r in replies if r.id not in by_id]
+
+    forward_ids = [m.forwarded_from_id for m in shown if m.forwarded_from_id and m.forwarded_from_id not in related]
+    related.update(repo.messages_get_many(forward_ids))
+
+    ids = [m.id for m in shown]
+    own_ids = [m.id for m in shown if viewer_id is not None and m.sender_id == viewer_id]
+    metas = repo.metas_for_user(ids, viewer_id) if viewer_id is not None else {}
+    read_by_others = repo.messages_read_by_others(own_ids) if own_ids else set()
+    mentions = repo.mentions_for(ids)
+    reactions = repo.reactions_for(ids)
+
+    user_ids: set[int] = set()
+    user_ids.update(m.sender_id for m in shown if m.sender_id is not None)
+    for m in shown:
+        original = related.get(m.forwarded_from_id) if m.forwarded_from_id else None
+        if original is not None and original.sender_id is not None:
+            user_ids.add(original.sender_id)
+    user_ids.update(r.user_id for rs in reactions.values() for r in rs)
+    users = repo.users_get(user_ids) if user_ids else {}
+
+    def one(message: MessageRecord, reply: dict[str, Any] | None) -> dict[str, Any]:
+        original = related.get(message.forwarded_from_id) if message.forwarded_from_id else None
+        original_sender_id = original.sender_id if original is not None else None
+        return message_data(
+            message,
+            sender=users.get(message.sender_id) if message.sender_id is not None else None,
+            status=message_status(
+                message,
+                viewer_id=viewer_id,
+                viewer_meta=metas.get(message.id),
+                read_by_others=message.id in read_by_others,
+            ),
+            reply=reply,
+            forwarded_from=users.get(original_sender_id) if original_sender_id is not None else None,
+            forwarded_from_id=original_sender_id,
+            mentions=mentions.get(message.id, ()),
+            reactions=reactions.get(message.id, ()),
+            users=users,
+        )
+
+    result = []
+    for m in messages:
+        reply_record = related.get(m.reply_to_id) if m.reply_to_id and with_replies else None
+        result.append(one(m, one(reply_record, None) if reply_record is not None else None))
+    return result
+
+
+def message_data_for(message: MessageRecord, *, viewer_id: int | None) -> dict[str, Any]:
+    """The MessageData dict of one message for the viewer."""
+    return messages_data([message], viewer_id=viewer_id)[0]

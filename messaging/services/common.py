@@ -1,0 +1,80 @@
+"""Helpers shared by the message services: room keys, visibility, events, user ids."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from chatproject.errors import InvalidRequestData, NotFound
+from chatproject.timefmt import iso
+from messaging import crypto
+from messaging.models import MessageStatus
+from rooms.storage import get_repository
+from rooms.storage.records import OutboxRecord, ParticipantRecord, RoomRecord
+from rooms.storage.records_messages import MessageRecord, MetaRecord
+from streaming.events import room_event
+
+MESSAGE_NOT_FOUND = "Message not found."
+
+
+def room_key(room: RoomRecord) -> crypto.RoomKey:
+    """The room's AES key; a room whose encryption_data is broken is a server fault, not the client's."""
+    return crypto.encryption_data_unwrap(room.encryption_data)
+
+
+def is_visible(message: MessageRecord, *, participant: ParticipantRecord, meta: MetaRecord | None) -> bool:
+    """Whether an active member sees the message: sent after they joined, and not hidden by their meta."""
+    if meta is not None and meta.is_hidden:
+        return False
+    return message.created_at >= participant.joined_at
+
+
+def message_access(*, message_id: uuid.UUID, user_id: int) -> tuple[MessageRecord, RoomRecord, ParticipantRecord]:
+    """The message, its room and the user's active participation; NotFound unless the user sees it."""
+    from rooms.selectors import room_access
+
+    repo = get_repository()
+    message = repo.message_get(message_id)
+    if message is None:
+        raise NotFound(MESSAGE_NOT_FOUND)
+    try:
+        room, participant = room_access(room_id=message.room_id, user_id=user_id)
+    except NotFound:
+        raise NotFound(MESSAGE_NOT_FOUND) from None
+    meta = repo.metas_for_user([message.id], user_id).get(message.id)
+    if not is_visible(message, participant=participant, meta=meta):
+        raise NotFound(MESSAGE_NOT_FOUND)
+    return message, room, participant
+
+
+def user_id_of(value: Any, *, field: str) -> int:
+    """A user id given as an int or a numeric string (ids leave the service as strings)."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        user_id = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise InvalidRequestData(f"{field} must be a user id.", details={field: ["Must be a user id."]}) from None
+    return user_id
+
+
+def status_update_event(*, message: MessageRecord, status: MessageStatus, user_id: int, at: datetime) -> OutboxRecord:
+    """A `status_update` room event: `user_id` changed the message's status to `status` at `at`."""
+    return room_event(
+        "status_update",
+        {
+            "message_id": str(message.id),
+            "status": status.value,
+            "updated_at": iso(at),
+            "user_id": str(user_id),
+            "sender_id": "" if message.sender_id is None else str(message.sender_id),
+        },
+        room_id=message.room_id,
+        actor_user_id=user_id,
+    )
+
+
+def unique(values: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    return list(dict.fromkeys(values))

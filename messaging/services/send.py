@@ -1,0 +1,293 @@
+"""SendMessage (SPEC.md §4, DESIGN.md "Interfaces") and the system messages of room changes."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+
+from chatproject.errors import InvalidRequestData, NotFound, PermissionDenied
+from messaging import crypto
+from messaging.formatting import message_data, message_data_for, messages_data
+from messaging.models import MessageStatus, MessageType, SystemEvent
+from messaging.services.common import is_visible, room_key, status_update_event, user_id_of
+from rooms import cache as room_cache
+from rooms.storage import get_repository
+from rooms.storage.records import ParticipantRecord, RoomRecord
+from rooms.storage.records_messages import MentionRecord, MessageRecord, MetaRecord
+from streaming.events import direct_event, emit, room_event
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MentionInput:
+    tag: str
+    user: Any  # a user id, int or numeric string
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """What a client asks SendMessage for (the original request fields, plus `text`).
+
+    `content` is ciphertext (SPEC.md §6) and `text` plain text; an empty string means "not given".
+    """
+
+    room_id: uuid.UUID
+    content: str = ""
+    text: str = ""
+    mentions: Sequence[MentionInput] = ()
+    reply_id: uuid.UUID | None = None
+    forward_id: uuid.UUID | None = None
+    lifetime: int = 0
+    origin: str = ""
+    location_name: str = ""
+    location_latitude: float | None = None
+    location_longitude: float | None = None
+    contact_id: str = ""
+    contact_name: str = ""
+    contact_phone: str = ""
+    file: str = ""
+    event: str = ""
+    sender_message_id: str = ""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message: dict[str, Any]
+    created: bool = True
+    record: MessageRecord | None = field(default=None, compare=False)
+
+
+def _check_can_send(room: RoomRecord, participant: ParticipantRecord, request: SendRequest) -> None:
+    """The original checks after membership, in their order: permission, mentions, block."""
+    from rooms.permissions import check_member_permission
+
+    check_member_permission(room, participant, "send_message")
+    if request.mentions and room.is_p2p:
+        raise InvalidRequestData(
+            "Mentions are not allowed in p2p rooms.", details={"mentions": ["Not allowed in p2p rooms."]}
+        )
+    if room.is_p2p and participant.is_partner_blocked:
+        raise PermissionDenied("You blocked this user: unblock them to send messages.", code="partner_blocked")
+
+
+def _has_attachment(request: SendRequest) -> bool:
+    return bool(
+        request.file
+        or request.contact_name
+        or request.contact_phone
+        or request.location_name
+        or request.location_latitude is not None
+        or request.location_longitude is not None
+    )
+
+
+def _text_and_content(request: SendRequest, room: RoomRecord, forwarded: MessageRecord | None) -> tuple[str, str]:
+    """(content, text): exactly one of content/text, unless the message carries an attachment or is a
+    forward (a forward without either repeats the original's text, encrypted with this room's key)."""
+    if request.content and request.text:
+        raise InvalidRequestData(
+            "Give either content or text, not both.",
+            details={"content": ["Give either content or text, not both."]},
+        )
+    key = room_key(room)
+    if request.content:
+        return request.content, crypto.content_decrypt(request.content, key)
+    if request.text:
+        return crypto.content_encrypt(request.text, key), request.text
+    if forwarded is not None and forwarded.text:
+        return crypto.content_encrypt(forwarded.text, key), forwarded.text
+    if _has_attachment(request) or forwarded is not None:
+        return "", ""
+    raise InvalidRequestData("content or text is required.", details={"content": ["content or text is required."]})
+
+
+def _check_reply_and_forward(
+    request: SendRequest, room: RoomRecord, user_id: int
+) -> tuple[MessageRecord | None, MessageRecord | None]:
+    """The replied-to message (same room) and the forwarded one (a message the sender can see)."""
+    from rooms.selectors import room_access
+
+    wanted = [i for i in (request.reply_id, request.forward_id) if i is not None]
+    if not wanted:
+        return None, None
+    repo = get_repository()
+    found = repo.messages_get_many(wanted)
+    metas = repo.metas_for_user(wanted, user_id)
+    reply = None
+    if request.reply_id is not None:
+        reply = found.get(request.reply_id)
+        if (
+            reply is None
+            or reply.room_id != room.id
+            or reply.is_deleted
+            or (request.reply_id in metas and metas[request.reply_id].is_hidden)
+        ):
+            raise InvalidRequestData(
+                "reply_id is not a message of this room.", details={"reply_id": ["Not a message of this room."]}
+            )
+    forwarded = None
+    if request.forward_id is not None:
+        forwarded = found.get(request.forward_id)
+        visible = False
+        if forwarded is not None and not forwarded.is_deleted:
+            membership: ParticipantRecord | None
+            try:
+                _, membership = room_access(room_id=forwarded.room_id, user_id=user_id)
+            except NotFound:  # not an active member of the original's room
+                membership = None
+            visible = membership is not None and is_visible(
+                forwarded, participant=membership, meta=metas.get(forwarded.id)
+            )
+        if not visible:
+            raise InvalidRequestData(
+                "forward_id is not a message you can see.", details={"forward_id": ["Not a message you can see."]}
+            )
+    return reply, forwarded
+
+
+def _mentions(
+    request: SendRequest, message_id: uuid.UUID, participants: Sequence[ParticipantRecord]
+) -> list[MentionRecord]:
+    members = {p.user_id for p in participants}
+    records: list[MentionRecord] = []
+    for mention in request.mentions:
+        user_id = user_id_of(mention.user, field="mentions")
+        if user_id not in members:
+            raise InvalidRequestData(
+                "Mentioned users must be members of the room.",
+                details={"mentions": [f"User {user_id} is not a member of the room."]},
+            )
+        records.append(MentionRecord(message_id=message_id, user_id=user_id, tag=mention.tag))
+    return records
+
+
+def message_send(*, user_id: int, request: SendRequest) -> SendResult:
+    """SendMessage. Checks as the original did (membership 404, permission 403, mentions in p2p 400,
+    blocked partner 403), then stores the message, its meta rows and mentions, moves the room's last
+    message, and emits `status_update` SENT and `message` - one unit of work.
+
+    Idempotent by `sender_message_id`: the same id from the same sender returns the first message
+    (created=False) and writes nothing, also when two sends race (the unique constraint decides).
+    """
+    from rooms.selectors import active_participants, room_access
+
+    repo = get_repository()
+    room, participant = room_access(room_id=request.room_id, user_id=user_id)
+    _check_can_send(room, participant, request)
+    if request.sender_message_id:
+        existing = repo.message_get_by_sender_message_id(user_id, request.sender_message_id)
+        if existing is not None:
+            return SendResult(message=message_data_for(existing, viewer_id=user_id), created=False, record=existing)
+
+    reply, forwarded = _check_reply_and_forward(request, room, user_id)
+    content, text = _text_and_content(request, room, forwarded)
+    participants = active_participants(room_id=room.id)
+    now = timezone.now()
+    message = MessageRecord(
+        id=uuid.uuid4(),
+        room_id=room.id,
+        sender_id=user_id,
+        type=MessageType.CONTACT if (request.contact_name or request.contact_phone) else MessageType.USER,
+        created_at=now,
+        updated_at=now,
+        content=content,
+        text=text,
+        event=request.event,
+        sender_message_id=request.sender_message_id,
+        status=MessageStatus.SENT,
+        reply_to_id=reply.id if reply else None,
+        forwarded_from_id=forwarded.id if forwarded else None,
+        lifetime=request.lifetime,
+        origin=request.origin,
+        location_name=request.location_name or (forwarded.location_name if forwarded else ""),
+        location_latitude=request.location_latitude
+        if request.location_latitude is not None
+        else (forwarded.location_latitude if forwarded else None),
+        location_longitude=request.location_longitude
+        if request.location_longitude is not None
+        else (forwarded.location_longitude if forwarded else None),
+        contact_id=request.contact_id,
+        contact_name=request.contact_name,
+        contact_phone=request.contact_phone,
+        file=request.file or (forwarded.file if forwarded else ""),
+    )
+    mentions = _mentions(request, message.id, participants)
+    # In p2p, a partner who blocked the sender gets the message hidden (meta is_sender_blocked).
+    blocked_by = {p.user_id for p in participants if room.is_p2p and p.user_id != user_id and p.is_partner_blocked}
+    metas = [
+        MetaRecord(
+            message_id=message.id,
+            room_id=room.id,
+            user_id=p.user_id,
+            read_at=now if p.user_id == user_id else None,
+            is_sender_blocked=p.user_id in blocked_by,
+        )
+        for p in participants
+    ]
+    if not any(m.user_id == user_id for m in metas):
+        metas.append(MetaRecord(message_id=message.id, room_id=room.id, user_id=user_id, read_at=now))
+
+    reply_data = messages_data([reply], viewer_id=user_id, with_replies=False)[0] if reply is not None else None
+    forwarded_sender = None
+    if forwarded is not None and forwarded.sender_id is not None:
+        forwarded_sender = repo.users_get([forwarded.sender_id]).get(forwarded.sender_id)
+
+    with repo.atomic():
+        stored, created = repo.message_create(message, metas=metas, mentions=mentions)
+        if not created:
+            return SendResult(message=message_data_for(stored, viewer_id=user_id), created=False, record=stored)
+        repo.room_last_message_set(room.id, message_id=message.id, at=now)
+        data = message_data(
+            message,
+            sender=participant.user,
+            status=MessageStatus.SENT,
+            reply=reply_data,
+            forwarded_from=forwarded_sender,
+            forwarded_from_id=forwarded.sender_id if forwarded else None,
+            mentions=mentions,
+        )
+        if blocked_by:
+            # Hidden from the partner: the message goes to the sender's own connections only.
+            message_event = direct_event("message", data, user_id=user_id, room_id=room.id, actor_user_id=user_id)
+        else:
+            message_event = room_event("message", data, room_id=room.id, actor_user_id=user_id)
+        emit([status_update_event(message=message, status=MessageStatus.SENT, user_id=user_id, at=now), message_event])
+        repo.on_commit(lambda: room_cache.room_cache_on_new_message(room.id, data))
+    return SendResult(message=data, created=True, record=message)
+
+
+def system_message_create(*, room: RoomRecord, actor_id: int, event: str, text: str) -> dict[str, Any]:
+    """Stores a system message of a room change (event new_member / remove_member / new_name /
+    new_photo) sent by `actor_id`, moves the room's last message and emits its `message` event.
+
+    Runs inside the caller's unit of work. `content` is `text` encrypted with the room key. System
+    messages create no meta rows: nobody has them unread, and their status is always SENT.
+    """
+    if event not in SystemEvent.values:
+        raise ValueError(f"unknown system message event {event!r}")
+    repo = get_repository()
+    now = timezone.now()
+    message = MessageRecord(
+        id=uuid.uuid4(),
+        room_id=room.id,
+        sender_id=actor_id,
+        type=MessageType.SYSTEM,
+        event=event,
+        created_at=now,
+        updated_at=now,
+        content=crypto.content_encrypt(text, room_key(room)),
+        text=text,
+    )
+    repo.message_create(message)
+    repo.room_last_message_set(room.id, message_id=message.id, at=now)
+    actor = repo.users_get([actor_id]).get(actor_id)
+    data = message_data(message, sender=actor, status=MessageStatus.SENT)
+    emit([room_event("message", data, room_id=room.id, actor_user_id=actor_id)])
+    repo.on_commit(lambda: room_cache.room_cache_on_new_message(room.id, data))
+    return data

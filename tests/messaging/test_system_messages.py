@@ -1,0 +1,64 @@
+"""system_message_create, last_messages_for, unread_counts_for (the interfaces rooms uses)."""
+
+from __future__ import annotations
+
+import pytest
+
+from messaging.crypto import content_decrypt, encryption_data_unwrap
+from messaging.models import Message, MessageMeta
+from messaging.selectors import last_messages_for, unread_counts_for
+from messaging.services import system_message_create
+from rooms.models import Room
+from rooms.storage import get_repository
+from streaming.events import encode_event
+from streaming.models import OutboxEvent
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+
+def test_system_message_is_stored_encrypted_moves_last_message_and_emits(user_factory, room_factory) -> None:
+    owner, member = user_factory(), user_factory()
+    room = room_factory(owner, [member])
+    record = get_repository().room_get(room.id)
+
+    with get_repository().atomic():
+        data = system_message_create(room=record, actor_id=owner.id, event="new_name", text="Renamed to X")
+
+    stored = Message.objects.get(id=data["id"])
+    assert stored.type == "system_message" and stored.event == "new_name"
+    assert stored.text == "Renamed to X"
+    assert content_decrypt(stored.content, encryption_data_unwrap(room.encryption_data)) == "Renamed to X"
+    assert not MessageMeta.objects.filter(message=stored).exists()
+    room.refresh_from_db()
+    assert room.last_message_id == stored.id and room.last_message_at == stored.created_at
+    assert data["sender"]["id"] == str(owner.id) and data["status"] == "SENT" and data["type"] == "system_message"
+    events = list(OutboxEvent.objects.filter(room_id=str(room.id)))
+    assert [e.event_type for e in events] == ["message"]
+    assert events[0].data["message"]["id"] == data["id"]
+    encode_event({"message": data})
+
+
+def test_unknown_system_event_is_refused(user_factory, room_factory) -> None:
+    owner = user_factory()
+    room = room_factory(owner, [user_factory()])
+    with pytest.raises(ValueError):
+        system_message_create(room=get_repository().room_get(room.id), actor_id=owner.id, event="x", text="t")
+    assert not Message.objects.exists()
+
+
+def test_last_messages_and_unread_counts_in_bulk(user_factory, room_factory, django_assert_max_num_queries) -> None:
+    owner, member = user_factory(), user_factory()
+    rooms = [room_factory(owner, [member], name=f"g{i}") for i in range(6)]
+    repo = get_repository()
+    for room in rooms[:5]:
+        with repo.atomic():
+            system_message_create(room=repo.room_get(room.id), actor_id=owner.id, event="new_photo", text="photo")
+    room_ids = [r.id for r in rooms]
+    with django_assert_max_num_queries(8):
+        last = last_messages_for(room_ids=room_ids, viewer_id=member.id)
+    assert set(last) == set(room_ids[:5])
+    assert all(last[r.id]["room_id"] == str(r.id) for r in rooms[:5])
+    with django_assert_max_num_queries(1):
+        counts = unread_counts_for(user_id=member.id, room_ids=room_ids)
+    assert counts == dict.fromkeys(room_ids, 0)
+    assert Room.objects.filter(last_message_id__isnull=False).count() == 5
