@@ -53,4 +53,3 @@ class ChatRepository(RoomStore, MessageStore, OutboxStore, abc.ABC):
     @abc.abstractmethod
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Runs `callback` after the current unit of work commits (at once outside one)."""
-

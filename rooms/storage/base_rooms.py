@@ -116,6 +116,15 @@ class RoomStore(abc.ABC):
         """Per room: the viewer's participation (if any) and up to `limit` other ACTIVE participants, oldest first."""
 
     @abc.abstractmethod
+    def room_owner_get(self, room_id: uuid.UUID) -> ParticipantRecord | None:
+        """The room's active OWNER, if any."""
+
+    @abc.abstractmethod
+    def participant_successor(self, room_id: uuid.UUID, *, excluding: Sequence[int]) -> ParticipantRecord | None:
+        """Who inherits a group's ownership: the oldest active ADMIN, else the oldest active MEMBER
+        (users in `excluding` left out), or None if nobody is left."""
+
+    @abc.abstractmethod
     def participants_add(
         self, room_id: uuid.UUID, *, user_ids: Sequence[int], role: str, at: datetime
     ) -> list[ParticipantRecord]:

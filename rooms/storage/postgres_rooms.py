@@ -12,8 +12,9 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
+from django.utils import timezone
 
-from rooms.models import Participant, Room
+from rooms.models import Participant, Role, Room
 from rooms.storage.base_rooms import PARTICIPANT_FLAGS, ROOM_UPDATABLE_FIELDS, P2PRoomExistsError
 from rooms.storage.records import ParticipantRecord, RoomDraft, RoomPageQuery, RoomRecord, UserRecord
 
@@ -253,6 +254,21 @@ class PostgresRoomsMixin:
             preview[room_id] = [m for m in members if m.user_id == viewer_id] + others
         return preview
 
+    def room_owner_get(self, room_id: uuid.UUID) -> ParticipantRecord | None:
+        p = _participants().filter(room_id=room_id, removed_at__isnull=True, role=Role.OWNER).first()
+        return participant_record(p) if p else None
+
+    def participant_successor(self, room_id: uuid.UUID, *, excluding: Sequence[int]) -> ParticipantRecord | None:
+        admins_first = Case(When(role=Role.ADMIN, then=Value(0)), default=Value(1))
+        p = (
+            _participants()
+            .filter(room_id=room_id, removed_at__isnull=True)
+            .exclude(user_id__in=list(excluding))
+            .order_by(admins_first.asc(), "joined_at", "id")
+            .first()
+        )
+        return participant_record(p) if p else None
+
     def participants_add(
         self, room_id: uuid.UUID, *, user_ids: Sequence[int], role: str, at: datetime
     ) -> list[ParticipantRecord]:
@@ -282,14 +298,15 @@ class PostgresRoomsMixin:
         )
 
     def participant_role_set(self, room_id: uuid.UUID, user_id: int, *, role: str) -> ParticipantRecord:
-        Participant.objects.filter(room_id=room_id, user_id=user_id, removed_at__isnull=True).update(role=role)
+        Participant.objects.filter(room_id=room_id, user_id=user_id, removed_at__isnull=True).update(
+            role=role, updated_at=timezone.now()
+        )
         return participant_record(_participants().get(room_id=room_id, user_id=user_id))
 
     def participant_flag_toggle(self, room_id: uuid.UUID, user_id: int, *, flag: str) -> bool:
         if flag not in PARTICIPANT_FLAGS:
             raise ValueError(f"unknown participant flag {flag!r}")
         rows = Participant.objects.filter(room_id=room_id, user_id=user_id, removed_at__isnull=True)
-        rows.update(
-            **{flag: Case(When(**{flag: True}, then=Value(False)), default=Value(True), output_field=BooleanField())}
-        )
+        flipped = Case(When(**{flag: True}, then=Value(False)), default=Value(True), output_field=BooleanField())
+        rows.update(**{flag: flipped, "updated_at": timezone.now()})
         return bool(rows.values_list(flag, flat=True).get())

@@ -1,0 +1,181 @@
+"""Shared parts of the room services: results, checks, event builders."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from chatproject.errors import InvalidRequestData, NotFound
+from chatproject.timefmt import iso
+from rooms.formatting import PARTICIPANTS_PREVIEW, room_format_base, room_with_live_fields
+from rooms.models import Role
+from rooms.permissions import MemberPermission, check_member_permission
+from rooms.selectors import ROOM_NOT_FOUND, room_access
+from rooms.storage import get_repository
+from rooms.storage.records import OutboxRecord, ParticipantRecord, RoomRecord, UserRecord
+from streaming.events import direct_event
+
+ROLE_RANK = {Role.OWNER.value: 3, Role.ADMIN.value: 2, Role.MEMBER.value: 1}
+
+LEAVE_REASON_LEFT = "left"
+LEAVE_REASON_REMOVED = "removed"
+LEAVE_REASON_ROOM_DELETED = "room_deleted"
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoomCreateResult:
+    room: dict[str, Any]  # the formatted Room as the creator sees it
+    created: bool  # False: the existing p2p room of the two users was returned
+
+
+@dataclass(frozen=True)
+class RoomUpdateResult:
+    room: RoomRecord
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ParticipantsAddResult:
+    added: tuple[int, ...]  # users who became active members (new or re-activated)
+
+
+@dataclass(frozen=True)
+class ParticipantRoleResult:
+    participant: ParticipantRecord
+    changed: bool
+
+
+@dataclass(frozen=True)
+class RoomLeaveResult:
+    removed: tuple[int, ...]
+    room_deleted: bool
+    new_owner_id: int | None
+
+
+@dataclass(frozen=True)
+class FlagToggleResult:
+    flag: str
+    value: bool
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def p2p_key_for(user_a: int, user_b: int) -> str:
+    low, high = sorted((user_a, user_b))
+    return f"{low}:{high}"
+
+
+def unique_ids(ids: Iterable[int]) -> list[int]:
+    return list(dict.fromkeys(ids))
+
+
+def acting(*, room_id: uuid.UUID, user_id: int, as_staff: bool) -> tuple[RoomRecord, ParticipantRecord | None]:
+    """The room and the actor's participation (None for staff, who need not be members)."""
+    if not as_staff:
+        return room_access(room_id=room_id, user_id=user_id)
+    room = get_repository().room_get(room_id)
+    if room is None:
+        raise NotFound(ROOM_NOT_FOUND)
+    return room, get_repository().participant_get(room_id, user_id)
+
+
+def actor_rank(actor: ParticipantRecord | None, as_staff: bool) -> int:
+    if as_staff:
+        return ROLE_RANK[Role.OWNER.value] + 1
+    assert actor is not None
+    return ROLE_RANK[actor.role]
+
+
+def check_group(room: RoomRecord, field: str = "id") -> None:
+    if room.is_p2p:
+        raise InvalidRequestData("This operation is for group rooms only.", details={field: ["Not a group room."]})
+
+
+def check_permission(room: RoomRecord, actor: ParticipantRecord | None, perm: MemberPermission) -> None:
+    if actor is not None and actor.is_active:
+        check_member_permission(room, actor, perm)
+
+
+def actor_user_of(user_id: int, actor: ParticipantRecord | None) -> UserRecord:
+    if actor is not None:
+        return actor.user
+    return get_repository().users_get([user_id]).get(user_id) or UserRecord(id=user_id, name=f"user {user_id}")
+
+
+def check_users_exist(user_ids: Sequence[int], field: str = "participants") -> dict[int, UserRecord]:
+    users = get_repository().users_get(user_ids)
+    missing = [u for u in user_ids if u not in users]
+    if missing:
+        raise InvalidRequestData(
+            "Unknown users.", details={field: [f"Unknown user ids: {', '.join(str(u) for u in missing)}."]}
+        )
+    return users
+
+
+def system_message(*, room: RoomRecord, actor_id: int, event: str, text: str) -> dict[str, Any]:
+    from messaging.services import system_message_create
+
+    return system_message_create(room=room, actor_id=actor_id, event=event, text=text)
+
+
+def room_join_value(member: ParticipantRecord, owner_id: int | None) -> dict[str, Any]:
+    return {
+        "user_id": str(member.user_id),
+        "joined_at": iso(member.joined_at),
+        "display_name": member.user.name,
+        "owner_user_id": "" if owner_id is None else str(owner_id),
+    }
+
+
+def room_join_direct(
+    *, room: RoomRecord, member: ParticipantRecord, owner_id: int | None, actor_id: int, formatted: dict[str, Any]
+) -> OutboxRecord:
+    """room_join on the member's direct subject, with the room as the member sees it."""
+    return direct_event(
+        "room_join",
+        room_join_value(member, owner_id),
+        user_id=member.user_id,
+        room_id=room.id,
+        actor_user_id=actor_id,
+        room=formatted,
+    )
+
+
+def formatted_in_memory(
+    room: RoomRecord,
+    member: ParticipantRecord,
+    candidates: Sequence[ParticipantRecord],
+    *,
+    last_message: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The Room as `member` sees it, built from participants already at hand (no query).
+
+    `candidates` must hold the oldest PARTICIPANTS_PREVIEW + 1 active participants at least.
+    """
+    others = sorted((c for c in candidates if c.user_id != member.user_id), key=lambda p: p.joined_at)
+    base = room_format_base(room, viewer=member, others=others[:PARTICIPANTS_PREVIEW])
+    return room_with_live_fields(
+        base,
+        unread_count=0,
+        last_message=last_message,
+        last_message_at=last_message.get("created_at") if last_message else None,
+    )
+
+
+def new_participant(room_id: uuid.UUID, user: UserRecord, role: str, at: datetime) -> ParticipantRecord:
+    return ParticipantRecord(
+        room_id=room_id,
+        user=user,
+        role=role,
+        is_muted=False,
+        is_pinned=False,
+        is_partner_blocked=False,
+        joined_at=at,
+    )
