@@ -114,8 +114,9 @@ class MessageStore(abc.ABC):
         deletion is news), messages from before the viewer joined the room are not."""
 
     @abc.abstractmethod
-    def last_messages(self, room_ids: Sequence[uuid.UUID], *, viewer_id: int) -> dict[uuid.UUID, MessageRecord]:
-        """Per room, the newest message visible to the viewer (rooms without one are absent)."""
+    def last_messages(self, room_ids: Sequence[uuid.UUID], *, viewer_id: int | None) -> dict[uuid.UUID, MessageRecord]:
+        """Per room, the newest message visible to the viewer, or with viewer_id None the newest not
+        deleted one (rooms without one are absent)."""
 
     @abc.abstractmethod
     def unread_counts(self, *, user_id: int, room_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -211,16 +211,14 @@ class PostgresMessagesMixin:
             result[row.room_id].append(message_record(row))
         return dict(result)
 
-    def last_messages(self, room_ids: Sequence[uuid.UUID], *, viewer_id: int) -> dict[uuid.UUID, MessageRecord]:
+    def last_messages(self, room_ids: Sequence[uuid.UUID], *, viewer_id: int | None) -> dict[uuid.UUID, MessageRecord]:
         ids = list(set(room_ids))
         if not ids:
             return {}
-        newest_visible = (
-            Message.objects.filter(room_id=OuterRef("pk"), is_deleted=False)
-            .filter(~_hidden_for(viewer_id))
-            .order_by("-created_at", "-id")
-            .values("id")[:1]
-        )
+        candidates = Message.objects.filter(room_id=OuterRef("pk"), is_deleted=False)
+        if viewer_id is not None:
+            candidates = candidates.filter(~_hidden_for(viewer_id))
+        newest_visible = candidates.order_by("-created_at", "-id").values("id")[:1]
         last_ids = Room.objects.filter(id__in=ids).annotate(last_id=Subquery(newest_visible)).values("last_id")
         return {row.room_id: message_record(row) for row in Message.objects.filter(id__in=last_ids)}
 

@@ -1,0 +1,140 @@
+"""EditMessage, DeleteMessage, ReactToMessage."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from chatproject.errors import InvalidRequestData, NotFound, PermissionDenied
+from messaging import crypto
+from messaging.formatting import message_data_for
+from messaging.services.common import MESSAGE_NOT_FOUND, is_visible, message_access, room_key, unique
+from rooms import cache as room_cache
+from rooms.storage import get_repository
+from rooms.storage.records import OutboxRecord
+from rooms.storage.records_messages import MessageRecord
+from streaming.events import emit, room_event
+
+MAX_REACTION_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class EditResult:
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    deleted_ids: list[uuid.UUID]
+
+
+@dataclass(frozen=True)
+class ReactResult:
+    removed: bool
+
+
+def _update_message_event(message: MessageRecord, *, actor_id: int) -> OutboxRecord:
+    """`update_message` with the message as everyone sees it (statuses relative to no one: SENT)."""
+    return room_event(
+        "update_message", message_data_for(message, viewer_id=None), room_id=message.room_id, actor_user_id=actor_id
+    )
+
+
+def message_edit(*, user_id: int, message_id: uuid.UUID, new_content: str = "", new_text: str = "") -> EditResult:
+    """EditMessage: the sender replaces a message's content (ciphertext) or text; sets `edited` and
+    emits `update_message`. 404 unless the caller sees the message; 403 for others' and system messages."""
+    if bool(new_content) == bool(new_text):
+        raise InvalidRequestData(
+            "Give exactly one of new_content or new_text.",
+            details={"new_content": ["Give exactly one of new_content or new_text."]},
+        )
+    message, room, _ = message_access(message_id=message_id, user_id=user_id)
+    if message.is_deleted:
+        raise NotFound(MESSAGE_NOT_FOUND)
+    if message.sender_id != user_id:
+        raise PermissionDenied("Only the sender can edit a message.")
+    if message.is_system:
+        raise PermissionDenied("System messages cannot be edited.")
+    key = room_key(room)
+    if new_content:
+        content, text = new_content, crypto.content_decrypt(new_content, key)
+    else:
+        content, text = crypto.content_encrypt(new_text, key), new_text
+    repo = get_repository()
+    with repo.atomic():
+        edited = repo.message_edit(message.id, content=content, text=text, at=timezone.now())
+        assert edited is not None
+        emit([_update_message_event(edited, actor_id=user_id)])
+    return EditResult(message=message_data_for(edited, viewer_id=user_id))
+
+
+def messages_delete(*, user_id: int, room_id: uuid.UUID, message_ids: Sequence[uuid.UUID]) -> DeleteResult:
+    """DeleteMessage: soft-deletes messages of one room, all or none.
+
+    404 if any id is not a message of the room the caller sees, 403 if the caller may not delete any of
+    them (only the sender, or a room OWNER/ADMIN, may). Already deleted messages are accepted and left
+    as they are. One `delete_message` event per newly deleted message; the room's last message moves
+    to the newest one left.
+    """
+    from rooms.permissions import is_manager
+    from rooms.selectors import room_access
+
+    ids = unique(message_ids)
+    if not ids:
+        raise InvalidRequestData("message_ids is required.", details={"message_ids": ["This list may not be empty."]})
+    room, participant = room_access(room_id=room_id, user_id=user_id)
+    repo = get_repository()
+    messages = repo.messages_get_many(ids)
+    metas = repo.metas_for_user(ids, user_id)
+    missing = [
+        i
+        for i in ids
+        if i not in messages
+        or messages[i].room_id != room.id
+        or not is_visible(messages[i], participant=participant, meta=metas.get(i))
+    ]
+    if missing:
+        raise NotFound(MESSAGE_NOT_FOUND, details={"message_ids": [str(i) for i in missing]})
+    manager = room.is_group and is_manager(participant)
+    forbidden = [i for i in ids if messages[i].sender_id != user_id and not manager]
+    if forbidden:
+        raise PermissionDenied(
+            "You may delete only your own messages.", details={"message_ids": [str(i) for i in forbidden]}
+        )
+    to_delete = [i for i in ids if not messages[i].is_deleted]
+    if not to_delete:
+        return DeleteResult(deleted_ids=[])
+    with repo.atomic():
+        repo.messages_soft_delete(to_delete, at=timezone.now())
+        if room.last_message_id in to_delete:
+            last = repo.last_messages([room.id], viewer_id=None).get(room.id)
+            repo.room_last_message_replace(
+                room.id, message_id=last.id if last else None, at=last.created_at if last else None
+            )
+        emit([room_event("delete_message", str(i), room_id=room.id, actor_user_id=user_id) for i in to_delete])
+        repo.on_commit(lambda: room_cache.room_cache_invalidate(room.id))
+    return DeleteResult(deleted_ids=to_delete)
+
+
+def message_react(*, user_id: int, message_id: uuid.UUID, reaction: str) -> ReactResult:
+    """ReactToMessage: sets the caller's one reaction to a message ("" removes it) and emits
+    `update_message` with the message and its reactions, so clients redraw them."""
+    if len(reaction) > MAX_REACTION_LENGTH:
+        raise InvalidRequestData(
+            "reaction is too long.", details={"reaction": [f"At most {MAX_REACTION_LENGTH} characters."]}
+        )
+    message, _, _ = message_access(message_id=message_id, user_id=user_id)
+    if message.is_deleted:
+        raise NotFound(MESSAGE_NOT_FOUND)
+    repo = get_repository()
+    with repo.atomic():
+        if reaction:
+            repo.reaction_set(message.id, user_id, reaction, at=timezone.now())
+        else:
+            repo.reaction_delete(message.id, user_id)
+        emit([_update_message_event(message, actor_id=user_id)])
+    return ReactResult(removed=not reaction)
