@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -8,4 +9,11 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/chat/v1/", include("rooms.urls")),
     path("api/chat/v1/", include("messaging.urls")),
+    # Web pages: login/logout (django.contrib.auth views) and the chat pages.
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("chatproject.web.urls")),
 ]
+
+# Static files (static/chat/*) through Django when DEBUG is on (`make run`, the browser tests);
+# production serves STATIC_ROOT (collectstatic) from the web server or CDN.
+urlpatterns += staticfiles_urlpatterns()
