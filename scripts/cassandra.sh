@@ -15,7 +15,7 @@
 #   CASSANDRA_STORAGE_PORT  inter-node port                        default 7000
 #   CASSANDRA_JMX_PORT      local-only JMX port, or "off"          default 7199
 #   CASSANDRA_DATA_DIR      data/commitlog/hints/... root          default <repo>/.cache/cassandra/data
-#   CASSANDRA_HEAP_MIN      -Xms                                   default 512m
+#   CASSANDRA_HEAP_MIN      -Xms                                   default 256m
 #   CASSANDRA_HEAP_MAX      -Xmx                                   default 1g
 #   CASSANDRA_JVM_OPTS      extra JVM options (word-split)
 #   CASSANDRA_WAIT_TIMEOUT  seconds to wait for CQL                default 180
@@ -23,7 +23,7 @@
 #   CASSANDRA_JAVA          java binary (else $JAVA_HOME/bin/java, else java on PATH, else a JDK 17
 #                           found under /usr/lib/jvm)
 #
-# Files: .cache/cassandra/{lib,conf,logs/system.log,logs/stdout.log,cassandra.pid,data}
+# Files: .cache/cassandra/{lib,conf,logs/system.log,logs/stdout.log,cassandra.pid,cassandra.port,data}
 # Reset all data: scripts/cassandra.sh stop && rm -rf .cache/cassandra/data
 set -euo pipefail
 
@@ -41,14 +41,20 @@ LOCK_FILE="$CACHE_DIR/.lock"
 CONF_FILE="$CONF_DIR/cassandra.yaml"
 
 HOST=127.0.0.1
+PORT_FILE="$CACHE_DIR/cassandra.port"   # CQL port of the node started last (for status/wait/stop)
 PORT="${CASSANDRA_PORT:-9042}"
 STORAGE_PORT="${CASSANDRA_STORAGE_PORT:-7000}"
 JMX_PORT="${CASSANDRA_JMX_PORT:-7199}"
 DATA_DIR="${CASSANDRA_DATA_DIR:-$CACHE_DIR/data}"
-HEAP_MIN="${CASSANDRA_HEAP_MIN:-512m}"
+HEAP_MIN="${CASSANDRA_HEAP_MIN:-256m}"
 HEAP_MAX="${CASSANDRA_HEAP_MAX:-1g}"
 WAIT_TIMEOUT="${CASSANDRA_WAIT_TIMEOUT:-180}"
 STOP_TIMEOUT="${CASSANDRA_STOP_TIMEOUT:-60}"
+
+# Without CASSANDRA_PORT, status/wait/stop follow the port that the running node was started with.
+if [[ -z "${CASSANDRA_PORT:-}" && -s "$PORT_FILE" && "${1:-}" != "start" ]]; then
+  PORT="$(cat "$PORT_FILE")"
+fi
 
 # Relative CASSANDRA_DATA_DIR is taken relative to the repo root, whatever the cwd.
 case "$DATA_DIR" in
@@ -65,7 +71,7 @@ err() { printf 'cassandra.sh: ERROR: %s\n' "$*" >&2; }
 # An open port alone is not enough; this is a real query.
 # ---------------------------------------------------------------------------------------------
 cql_ready() {
-  timeout 5 bash -c '
+  timeout 3 bash -c '
     exec 3<>"/dev/tcp/$1/$2" || exit 1
     # header: version 0x04, flags 0, stream 1, opcode 0x01 STARTUP, body length 22
     # body: string map {"CQL_VERSION": "3.0.0"}
@@ -106,7 +112,7 @@ print_log_tail() {
   for f in "$LOG_DIR/system.log" "$LOG_DIR/stdout.log"; do
     if [[ -s "$f" ]]; then
       echo "----- last 40 lines of $f -----" >&2
-      tail -n 40 "$f" >&2
+      tail -n 40 "$f" | cut -c1-400 >&2
     fi
   done
 }
@@ -159,7 +165,7 @@ ensure_libs() {
 }
 
 write_conf() {
-  mkdir -p "$CONF_DIR" "$LOG_DIR" "$DATA_DIR"
+  mkdir -p "$CONF_DIR/triggers" "$LOG_DIR" "$DATA_DIR"
   sed -e "s|@DATA_DIR@|$DATA_DIR|g" \
       -e "s|@NATIVE_PORT@|$PORT|g" \
       -e "s|@STORAGE_PORT@|$STORAGE_PORT|g" \
@@ -196,7 +202,7 @@ jvm_args() {
     # GC, from Cassandra's conf/jvm17-server.options (G1)
     -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1
     -XX:G1RSetUpdatingPauseTimePercent=5 -XX:MaxGCPauseMillis=300
-    -XX:+PerfDisableSharedMem -XX:+UseThreadPriorities
+    -XX:+PerfDisableSharedMem -XX:+UseThreadPriorities -XX:+ExitOnOutOfMemoryError
     -Djava.net.preferIPv4Stack=true
     # JPMS, from conf/jvm17-server.options
     -Djdk.attach.allowAttachSelf=true
@@ -231,6 +237,7 @@ jvm_args() {
     "-Dcassandra.config=file://$CONF_FILE"
     "-Dcassandra.storagedir=$DATA_DIR"
     "-Dcassandra.logdir=$LOG_DIR"
+    "-Dcassandra.triggers_dir=$CONF_DIR/triggers"
     "-Dlogback.configurationFile=file://$CONF_DIR/logback.xml"
     -Dcassandra-foreground=yes
     -Dcassandra.skip_wait_for_gossip_to_settle=0
@@ -269,7 +276,7 @@ cmd_wait() {
       print_log_tail
       return 1
     fi
-    sleep 1
+    sleep 0.5
   done
 }
 
@@ -289,6 +296,12 @@ cmd_start() {
   local pid
   pid="$(find_pid)"
   if [[ -n "$pid" ]]; then
+    local running_port
+    running_port="$(cat "$PORT_FILE" 2>/dev/null || true)"
+    if [[ -n "$running_port" && "$running_port" != "$PORT" ]]; then
+      err "this checkout's node (pid $pid) runs with CQL port $running_port, not $PORT; run 'scripts/cassandra.sh stop' first"
+      return 1
+    fi
     log "already starting (pid $pid), waiting for CQL ..."
     cmd_wait
     return $?
@@ -309,6 +322,11 @@ cmd_start() {
   jvm_args
 
   log "starting Cassandra ($(basename "$(compgen -G "$LIB_DIR/cassandra-all-*.jar" | head -n1)" .jar), $java, heap $HEAP_MIN..$HEAP_MAX, data $DATA_DIR)"
+  # Fresh logs for each start (the previous run's are kept as *.prev), so a failure tail is this run's.
+  local f
+  for f in system.log stdout.log; do
+    if [[ -f "$LOG_DIR/$f" ]]; then mv -f "$LOG_DIR/$f" "$LOG_DIR/$f.prev"; fi
+  done
   : >"$LOG_DIR/stdout.log"
   (
     cd "$CACHE_DIR"
@@ -316,6 +334,7 @@ cmd_start() {
       </dev/null >>"$LOG_DIR/stdout.log" 2>&1 9>&-
   ) &
   echo $! >"$PID_FILE"
+  echo "$PORT" >"$PORT_FILE"
   log "pid $(cat "$PID_FILE"), log $LOG_DIR/system.log; waiting for CQL on $HOST:$PORT (timeout ${WAIT_TIMEOUT}s) ..."
   if ! cmd_wait; then
     err "start-up failed; stopping the half-started node"
@@ -328,7 +347,7 @@ cmd_stop() {
   local pid i
   pid="$(find_pid)"
   if [[ -z "$pid" ]]; then
-    rm -f "$PID_FILE"
+    rm -f "$PID_FILE" "$PORT_FILE"
     if cql_ready; then
       log "not managed by this script, but something answers CQL on $HOST:$PORT; leaving it alone"
     else
@@ -350,7 +369,7 @@ cmd_stop() {
       sleep 0.2
     done
   fi
-  rm -f "$PID_FILE"
+  rm -f "$PID_FILE" "$PORT_FILE"
   log "stopped"
 }
 
