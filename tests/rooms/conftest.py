@@ -1,0 +1,52 @@
+"""Helpers of the room tests: rooms made through the services, outbox look-ups."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from rooms import services
+from streaming.models import OutboxEvent
+
+
+@pytest.fixture
+def make_group(db: None) -> Callable[..., uuid.UUID]:
+    """make_group(owner, *members, name=..., **permissions) → the id of a group made by CreateRoom's service."""
+
+    def make(owner: Any, *members: Any, name: str = "Group", **permissions: bool) -> uuid.UUID:
+        result = services.room_create(
+            user_id=owner.id,
+            room_type="group",
+            participant_ids=[m.id for m in members],
+            name=name,
+            **permissions,
+        )
+        return uuid.UUID(result.room["id"])
+
+    return make
+
+
+@pytest.fixture
+def make_p2p(db: None) -> Callable[[Any, Any], uuid.UUID]:
+    def make(user: Any, partner: Any) -> uuid.UUID:
+        result = services.room_create(user_id=user.id, room_type="p2p", participant_ids=[partner.id])
+        return uuid.UUID(result.room["id"])
+
+    return make
+
+
+def outbox(**filters: Any) -> list[OutboxEvent]:
+    return list(OutboxEvent.objects.filter(**filters).order_by("id"))
+
+
+def outbox_types(room_id: uuid.UUID) -> list[str]:
+    return [e.event_type for e in outbox(room_id=str(room_id))]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """The factories set passwords; the default hasher costs ~0.3 s a user."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
