@@ -7,6 +7,7 @@ from messaging.services.changes import (
     message_edit,
     message_react,
     messages_delete,
+    messages_moderate_delete,
 )
 from messaging.services.reads import MarkReadResult, messages_mark_read
 from messaging.services.send import MentionInput, SendRequest, SendResult, message_send, system_message_create
@@ -23,6 +24,7 @@ __all__ = [
     "message_react",
     "messages_delete",
     "messages_mark_read",
+    "messages_moderate_delete",
     "message_send",
     "system_message_create",
 ]

@@ -105,19 +105,51 @@ def messages_delete(*, user_id: int, room_id: uuid.UUID, message_ids: Sequence[u
         raise PermissionDenied(
             "You may delete only your own messages.", details={"message_ids": [str(i) for i in forbidden]}
         )
-    to_delete = [i for i in ids if not messages[i].is_deleted]
+    _soft_delete(room_id=room.id, last_message_id=room.last_message_id, messages=messages, actor_id=user_id)
+    return DeleteResult(deleted_ids=[i for i in ids if not messages[i].is_deleted])
+
+
+def _soft_delete(
+    *, room_id: uuid.UUID, last_message_id: uuid.UUID | None, messages: dict[uuid.UUID, MessageRecord], actor_id: int
+) -> None:
+    """Soft-deletes the not yet deleted `messages` of one room, moves its last message if it was one of
+    them, emits one `delete_message` per message, and drops the room's cache after commit."""
+    to_delete = [i for i, m in messages.items() if not m.is_deleted]
     if not to_delete:
-        return DeleteResult(deleted_ids=[])
+        return
+    repo = get_repository()
     with repo.atomic():
         repo.messages_soft_delete(to_delete, at=timezone.now())
-        if room.last_message_id in to_delete:
-            last = repo.last_messages([room.id], viewer_id=None).get(room.id)
+        if last_message_id in to_delete:
+            last = repo.last_messages([room_id], viewer_id=None).get(room_id)
             repo.room_last_message_replace(
-                room.id, message_id=last.id if last else None, at=last.created_at if last else None
+                room_id, message_id=last.id if last else None, at=last.created_at if last else None
             )
-        emit([room_event("delete_message", str(i), room_id=room.id, actor_user_id=user_id) for i in to_delete])
-        repo.on_commit(lambda: room_cache.room_cache_invalidate(room.id))
-    return DeleteResult(deleted_ids=to_delete)
+        emit([room_event("delete_message", str(i), room_id=room_id, actor_user_id=actor_id) for i in to_delete])
+        repo.on_commit(lambda: room_cache.room_cache_invalidate(room_id))
+
+
+def messages_moderate_delete(*, moderator_id: int, message_ids: Sequence[uuid.UUID]) -> DeleteResult:
+    """Staff moderation (admin): soft-deletes messages of any rooms, as DeleteMessage does, events
+    included. The caller must have checked that `moderator_id` is staff allowed to moderate."""
+    repo = get_repository()
+    messages = repo.messages_get_many(unique(message_ids))
+    by_room: dict[uuid.UUID, dict[uuid.UUID, MessageRecord]] = {}
+    for message in messages.values():
+        by_room.setdefault(message.room_id, {})[message.id] = message
+    rooms = repo.rooms_get(list(by_room))
+    deleted: list[uuid.UUID] = []
+    with repo.atomic():
+        for room_id, room_messages in by_room.items():
+            room = rooms.get(room_id)
+            _soft_delete(
+                room_id=room_id,
+                last_message_id=room.last_message_id if room else None,
+                messages=room_messages,
+                actor_id=moderator_id,
+            )
+            deleted.extend(i for i, m in room_messages.items() if not m.is_deleted)
+    return DeleteResult(deleted_ids=deleted)
 
 
 def message_react(*, user_id: int, message_id: uuid.UUID, reaction: str) -> ReactResult:

@@ -1,46 +1,80 @@
-"""Fixtures of the messaging tests: rooms built straight in the database (as rooms.services would)."""
+"""Helpers of the messaging tests: rooms made through the rooms services, sends through the API,
+outbox and row counts to prove that a refused request changed nothing."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from django.utils import timezone
+from rest_framework.test import APIClient
 
-from messaging.crypto import encryption_data_generate
-from rooms.models import Participant, Role, Room, RoomType
+from messaging.models import Mention, Message, MessageMeta, Reaction
+from rooms import services as room_services
+from rooms.models import Room
+from streaming.models import OutboxEvent
 
 
 def make_room(
-    owner: Any,
-    members: Sequence[Any] = (),
-    *,
-    type: str = RoomType.GROUP,
-    name: str = "Group",
-    **fields: Any,
+    owner: Any, members: Sequence[Any] = (), *, type: str = "group", name: str = "Group", **perms: Any
 ) -> Room:
-    """A room with `owner` as OWNER and `members` as MEMBERs, all joined now."""
-    p2p_key = None
-    if type == RoomType.P2P:
-        low, high = sorted([owner.id, members[0].id])
-        p2p_key = f"{low}:{high}"
-        name = ""
-    room = Room.objects.create(
-        type=type,
-        name=name,
-        encryption_data=encryption_data_generate(),
-        created_by=owner,
-        p2p_key=p2p_key,
-        **fields,
+    """A room made by CreateRoom's service: `owner` is OWNER, `members` MEMBERs (p2p: one member)."""
+    result = room_services.room_create(
+        user_id=owner.id,
+        room_type=type,
+        participant_ids=[m.id for m in members],
+        name=name if type != "p2p" else "",
+        **perms,
     )
-    now = timezone.now()
-    Participant.objects.create(room=room, user=owner, role=Role.OWNER, joined_at=now)
-    for member in members:
-        Participant.objects.create(room=room, user=member, role=Role.MEMBER, joined_at=now)
-    return room
+    return Room.objects.get(id=result.room["id"])
 
 
 @pytest.fixture
 def room_factory(db: None) -> Callable[..., Room]:
     return make_room
+
+
+def post(client: APIClient, path: str, body: dict[str, Any]) -> Any:
+    return client.post(f"/api/chat/v1/{path}", body, format="json")
+
+
+def send(client: APIClient, room: Room | uuid.UUID, text: str = "hello", **fields: Any) -> dict[str, Any]:
+    """Sends through the API and returns the stored MessageData (asserting success)."""
+    room_id = room.id if isinstance(room, Room) else room
+    response = post(client, "send", {"room_id": str(room_id), "text": text, **fields})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["success"] is True
+    return body["message"]
+
+
+def last_outbox_id() -> int:
+    row = OutboxEvent.objects.order_by("-id").first()
+    return row.id if row else 0
+
+
+def outbox_since(marker: int) -> list[OutboxEvent]:
+    return list(OutboxEvent.objects.filter(id__gt=marker).order_by("id"))
+
+
+def snapshot() -> dict[str, Any]:
+    """Everything a messaging operation may write: compare before/after a refused request."""
+    return {
+        "messages": list(
+            Message.objects.order_by("id").values_list("id", "content", "text", "edited", "is_deleted", "updated_at")
+        ),
+        "metas": list(MessageMeta.objects.order_by("id").values_list("id", "read_at", "is_deleted")),
+        "reactions": list(Reaction.objects.order_by("id").values_list("id", "reaction")),
+        "mentions": Mention.objects.count(),
+        "outbox": OutboxEvent.objects.count(),
+        "rooms": list(Room.objects.order_by("id").values_list("id", "last_message_id", "last_message_at")),
+    }
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["code"] == code, body
+    assert set(body) == {"code", "message", "details"}
+    return body
