@@ -25,8 +25,10 @@ def room_key(room: RoomRecord) -> crypto.RoomKey:
 
 
 def is_visible(message: MessageRecord, *, participant: ParticipantRecord, meta: MetaRecord | None) -> bool:
-    """Whether an active member sees the message: sent after they joined, and not hidden by their meta."""
-    if meta is not None and meta.is_hidden:
+    """Whether an active member sees the message (a deleted one as a tombstone): sent after they joined,
+    not from a sender they blocked, and not deleted for them alone (a deleted message's meta rows are all
+    marked deleted, which hides nothing more than the message's deletion does)."""
+    if meta is not None and (meta.is_sender_blocked or (meta.is_deleted and not message.is_deleted)):
         return False
     return message.created_at >= participant.joined_at
 

@@ -13,9 +13,11 @@ is given, so that a query-first back end (Cassandra, SPEC.md §7) can answer eac
 | reactions_for, reactions_page, reaction_*          | reactions_by_message                       |
 | mentions_for                                       | mentions stored with the message           |
 
-Visibility of a message to a viewer (history, last message, sync): the message is not deleted, and
-the viewer's meta row, if there is one, is neither deleted nor sender-blocked. Messages of which the
-viewer has no meta row (system messages, messages from before a re-join) are visible.
+Visibility of a message to a viewer: the viewer's meta row, if there is one, is not sender-blocked
+and not deleted for the viewer alone (deleting a message marks all its meta rows deleted, so they
+leave unread counts; such a message is a tombstone, shown only where deleted messages are wanted:
+sync). History and last messages leave deleted messages out. Messages of which the viewer has no
+meta row (system messages, messages from before a re-join) are visible.
 """
 
 from __future__ import annotations

@@ -52,10 +52,12 @@ def reaction_record(row: Reaction) -> ReactionRecord:
 
 
 def _hidden_for(viewer_id: int) -> Exists:
-    """True for a message whose meta row for the viewer is deleted or sender-blocked."""
+    """True for a message hidden from the viewer by their meta row: sender-blocked, or deleted for them
+    while the message itself is not deleted (a deleted message stays visible as a tombstone where
+    deleted messages are wanted at all)."""
     return Exists(
         MessageMeta.objects.filter(message_id=OuterRef("pk"), user_id=viewer_id).filter(
-            Q(is_deleted=True) | Q(is_sender_blocked=True)
+            Q(is_sender_blocked=True) | Q(is_deleted=True, message__is_deleted=False)
         )
     )
 
