@@ -50,3 +50,19 @@ def outbox_types(room_id: uuid.UUID) -> list[str]:
 def _fast_password_hashing(settings: Any) -> None:
     """The factories set passwords; the default hasher costs ~0.3 s a user."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+_SHARED_ENCRYPTION_DATA: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _one_room_key(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rooms share one wrapped key (scrypt costs ~90 ms a room), unless the test module sets
+    REAL_ROOM_KEYS = True (the tests of CreateRoom's encryption data)."""
+    if getattr(request.module, "REAL_ROOM_KEYS", False):
+        return
+    from messaging.crypto import encryption_data_generate
+
+    if not _SHARED_ENCRYPTION_DATA:
+        _SHARED_ENCRYPTION_DATA.append(encryption_data_generate())
+    monkeypatch.setattr("rooms.services.create.encryption_data_generate", lambda: _SHARED_ENCRYPTION_DATA[0])

@@ -26,6 +26,7 @@ from tests.factories import UserFactory
 from tests.rooms.conftest import outbox
 
 URL = "/api/chat/v1/room/create"
+REAL_ROOM_KEYS = True  # every room gets its own scrypt-derived key here
 
 
 def _counts() -> tuple[int, int, int]:

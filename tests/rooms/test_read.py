@@ -9,7 +9,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from messaging.crypto import encryption_data_generate
 from messaging.services.send import SendRequest, message_send
 from rooms import services
 from rooms.models import Participant, Room
@@ -123,9 +122,6 @@ def _make_rooms(count: int, me, others) -> None:  # type: ignore[no-untyped-def]
 def test_get_rooms_queries_are_bounded_whatever_the_number_of_rooms(
     api, user_factory, monkeypatch, django_assert_max_num_queries
 ) -> None:
-    # One wrapped key for all rooms: scrypt per room would only slow the set-up down.
-    wrapped_key = encryption_data_generate()
-    monkeypatch.setattr("rooms.services.create.encryption_data_generate", lambda: wrapped_key)
     few, many = user_factory(), user_factory()
     others = [user_factory() for _ in range(50)]
     _make_rooms(5, few, others)
