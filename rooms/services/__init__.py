@@ -16,7 +16,13 @@ from rooms.services.common import (
 )
 from rooms.services.create import room_create
 from rooms.services.members import room_leave, room_participant_role_set, room_participants_add
-from rooms.services.room_settings import room_block_toggle, room_mute_toggle, room_pin_toggle, room_update
+from rooms.services.room_settings import (
+    room_block_toggle,
+    room_mute_toggle,
+    room_pin_toggle,
+    room_update,
+    user_profile_changed,
+)
 
 __all__ = [
     "FlagToggleResult",
@@ -34,4 +40,5 @@ __all__ = [
     "room_participants_add",
     "room_pin_toggle",
     "room_update",
+    "user_profile_changed",
 ]

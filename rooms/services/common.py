@@ -77,20 +77,19 @@ def unique_ids(ids: Iterable[int]) -> list[int]:
 
 
 def acting(*, room_id: uuid.UUID, user_id: int, as_staff: bool) -> tuple[RoomRecord, ParticipantRecord | None]:
-    """The room and the actor's participation (None for staff, who need not be members)."""
+    """The room and the actor's active participation; for staff, who need not be members and pass
+    every role and permission check, the participation is None."""
     if not as_staff:
         return room_access(room_id=room_id, user_id=user_id)
     room = get_repository().room_get(room_id)
     if room is None:
         raise NotFound(ROOM_NOT_FOUND)
-    return room, get_repository().participant_get(room_id, user_id)
+    return room, None
 
 
-def actor_rank(actor: ParticipantRecord | None, as_staff: bool) -> int:
-    if as_staff:
-        return ROLE_RANK[Role.OWNER.value] + 1
-    assert actor is not None
-    return ROLE_RANK[actor.role]
+def actor_rank(actor: ParticipantRecord | None) -> int:
+    """How high the actor stands: staff (None) above the OWNER."""
+    return ROLE_RANK[Role.OWNER.value] + 1 if actor is None else ROLE_RANK[actor.role]
 
 
 def check_group(room: RoomRecord, field: str = "id") -> None:
@@ -99,7 +98,8 @@ def check_group(room: RoomRecord, field: str = "id") -> None:
 
 
 def check_permission(room: RoomRecord, actor: ParticipantRecord | None, perm: MemberPermission) -> None:
-    if actor is not None and actor.is_active:
+    """check_member_permission for a member actor; staff (None) pass."""
+    if actor is not None:
         check_member_permission(room, actor, perm)
 
 

@@ -171,7 +171,7 @@ def room_leave(
                 details={"participants": [f"Not members: {', '.join(str(u) for u in absent)}."]},
             )
         targets = [found[u] for u in ids]
-        rank = actor_rank(actor, as_staff)
+        rank = actor_rank(actor)
         for target in targets:
             if target.user_id != user_id and ROLE_RANK[target.role] >= rank:
                 raise PermissionDenied("You may remove only members of a lower role than yours (or yourself).")

@@ -100,3 +100,9 @@ def room_mute_toggle(*, user_id: int, room_id: uuid.UUID) -> FlagToggleResult:
 def room_block_toggle(*, user_id: int, room_id: uuid.UUID) -> FlagToggleResult:
     """BlockUser: p2p only; flips the caller's is_partner_blocked (sending in the room is refused while set)."""
     return _toggle(user_id=user_id, room_id=room_id, flag="is_partner_blocked", event=False)
+
+
+def user_profile_changed(*, user_id: int) -> None:
+    """A user's name, phone or avatar changed: drop the cached rooms that show them."""
+    for room_id in get_repository().room_ids_for_user(user_id):
+        room_cache.room_cache_invalidate(room_id)
