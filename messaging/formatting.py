@@ -40,13 +40,13 @@ def message_status(
     message: MessageRecord, *, viewer_id: int | None, viewer_meta: MetaRecord | None, read_by_others: bool
 ) -> str:
     """The status of `message` as `viewer_id` sees it (see the module docstring)."""
-    if message.type == MessageType.SYSTEM:
-        return MessageStatus.SENT.value
+    if message.type == str(MessageType.SYSTEM):
+        return str(MessageStatus.SENT)
     if viewer_id is not None and message.sender_id == viewer_id:
-        return MessageStatus.READ.value if read_by_others else MessageStatus.SENT.value
+        return str(MessageStatus.READ) if read_by_others else str(MessageStatus.SENT)
     if viewer_meta is not None and viewer_meta.read_at is not None:
-        return MessageStatus.READ.value
-    return MessageStatus.SENT.value
+        return str(MessageStatus.READ)
+    return str(MessageStatus.SENT)
 
 
 def message_data(

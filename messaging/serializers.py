@@ -42,9 +42,11 @@ class OptionalUUIDField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> uuid.UUID:
         try:
-            return uuid.UUID(str(data))
+            value = uuid.UUID(str(data))
         except (TypeError, ValueError, AttributeError):
             self.fail("invalid")
+            raise
+        return value
 
     def to_representation(self, value: Any) -> str:
         return str(value)

@@ -10,7 +10,6 @@ from typing import Any
 from chatproject.errors import InvalidRequestData, NotFound
 from chatproject.timefmt import iso
 from messaging import crypto
-from messaging.models import MessageStatus
 from rooms.storage import get_repository
 from rooms.storage.records import OutboxRecord, ParticipantRecord, RoomRecord
 from rooms.storage.records_messages import MessageRecord, MetaRecord
@@ -62,13 +61,13 @@ def user_id_of(value: Any, *, field: str) -> int:
     return user_id
 
 
-def status_update_event(*, message: MessageRecord, status: MessageStatus, user_id: int, at: datetime) -> OutboxRecord:
+def status_update_event(*, message: MessageRecord, status: str, user_id: int, at: datetime) -> OutboxRecord:
     """A `status_update` room event: `user_id` changed the message's status to `status` at `at`."""
     return room_event(
         "status_update",
         {
             "message_id": str(message.id),
-            "status": status.value,
+            "status": status,
             "updated_at": iso(at),
             "user_id": str(user_id),
             "sender_id": "" if message.sender_id is None else str(message.sender_id),

@@ -47,7 +47,7 @@ def messages_mark_read(*, user_id: int, room_id: uuid.UUID, message_ids: Sequenc
         marked = repo.meta_mark_read(room_id=room.id, user_id=user_id, up_to=up_to, at=now)
         emit(
             [
-                status_update_event(message=messages[i], status=MessageStatus.READ, user_id=user_id, at=now)
+                status_update_event(message=messages[i], status=str(MessageStatus.READ), user_id=user_id, at=now)
                 for i in ids
                 if messages[i].sender_id != user_id
             ]

@@ -193,14 +193,14 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
         id=uuid.uuid4(),
         room_id=room.id,
         sender_id=user_id,
-        type=MessageType.CONTACT if (request.contact_name or request.contact_phone) else MessageType.USER,
+        type=str(MessageType.CONTACT) if (request.contact_name or request.contact_phone) else str(MessageType.USER),
         created_at=now,
         updated_at=now,
         content=content,
         text=text,
         event=request.event,
         sender_message_id=request.sender_message_id,
-        status=MessageStatus.SENT,
+        status=str(MessageStatus.SENT),
         reply_to_id=reply.id if reply else None,
         forwarded_from_id=forwarded.id if forwarded else None,
         lifetime=request.lifetime,
@@ -246,7 +246,7 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
         data = message_data(
             message,
             sender=participant.user,
-            status=MessageStatus.SENT,
+            status=str(MessageStatus.SENT),
             reply=reply_data,
             forwarded_from=forwarded_sender,
             forwarded_from_id=forwarded.sender_id if forwarded else None,
@@ -257,7 +257,12 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
             message_event = direct_event("message", data, user_id=user_id, room_id=room.id, actor_user_id=user_id)
         else:
             message_event = room_event("message", data, room_id=room.id, actor_user_id=user_id)
-        emit([status_update_event(message=message, status=MessageStatus.SENT, user_id=user_id, at=now), message_event])
+        emit(
+            [
+                status_update_event(message=message, status=str(MessageStatus.SENT), user_id=user_id, at=now),
+                message_event,
+            ]
+        )
         repo.on_commit(lambda: room_cache.room_cache_on_new_message(room.id, data))
     return SendResult(message=data, created=True, record=message)
 
@@ -277,7 +282,7 @@ def system_message_create(*, room: RoomRecord, actor_id: int, event: str, text: 
         id=uuid.uuid4(),
         room_id=room.id,
         sender_id=actor_id,
-        type=MessageType.SYSTEM,
+        type=str(MessageType.SYSTEM),
         event=event,
         created_at=now,
         updated_at=now,
@@ -287,7 +292,7 @@ def system_message_create(*, room: RoomRecord, actor_id: int, event: str, text: 
     repo.message_create(message)
     repo.room_last_message_set(room.id, message_id=message.id, at=now)
     actor = repo.users_get([actor_id]).get(actor_id)
-    data = message_data(message, sender=actor, status=MessageStatus.SENT)
+    data = message_data(message, sender=actor, status=str(MessageStatus.SENT))
     emit([room_event("message", data, room_id=room.id, actor_user_id=actor_id)])
     repo.on_commit(lambda: room_cache.room_cache_on_new_message(room.id, data))
     return data
