@@ -23,7 +23,8 @@ from django.http import HttpRequest
 
 from chatproject.errors import ApplicationError
 from rooms import services
-from rooms.models import Participant, Profile, Role, Room
+from rooms.models import Participant, Profile, Room
+from rooms.permissions import ADMIN, MEMBER, OWNER
 
 User = get_user_model()
 
@@ -298,15 +299,15 @@ class ParticipantAdmin(admin.ModelAdmin):
 
     @admin.action(description="Make OWNER (the current owner becomes ADMIN)", permissions=["manage"])
     def make_owner(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
-        self._set_role(request, queryset, Role.OWNER.value)
+        self._set_role(request, queryset, OWNER)
 
     @admin.action(description="Make ADMIN", permissions=["manage"])
     def make_admin(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
-        self._set_role(request, queryset, Role.ADMIN.value)
+        self._set_role(request, queryset, ADMIN)
 
     @admin.action(description="Make MEMBER", permissions=["manage"])
     def make_member(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
-        self._set_role(request, queryset, Role.MEMBER.value)
+        self._set_role(request, queryset, MEMBER)
 
     @admin.action(description="Remove from their rooms", permissions=["manage"])
     def remove_from_room(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:

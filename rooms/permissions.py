@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Literal
 
 from chatproject.errors import PermissionDenied
-from rooms.models import Role
 from rooms.storage.records import ParticipantRecord, RoomRecord
 
 MemberPermission = Literal["send_message", "add_member", "edit_group"]
 MEMBER_PERMISSIONS: tuple[MemberPermission, ...] = ("send_message", "add_member", "edit_group")
 
-MANAGER_ROLES = frozenset({Role.OWNER.value, Role.ADMIN.value})
+# The values of rooms.models.Role, as plain strings (what records hold).
+OWNER = "OWNER"
+ADMIN = "ADMIN"
+MEMBER = "MEMBER"
+MANAGER_ROLES = frozenset({OWNER, ADMIN})
 
 
 def is_manager(participant: ParticipantRecord) -> bool:

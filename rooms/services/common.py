@@ -11,14 +11,13 @@ from typing import Any
 from chatproject.errors import InvalidRequestData, NotFound
 from chatproject.timefmt import iso
 from rooms.formatting import PARTICIPANTS_PREVIEW, room_format_base, room_with_live_fields
-from rooms.models import Role
-from rooms.permissions import MemberPermission, check_member_permission
+from rooms.permissions import ADMIN, MEMBER, OWNER, MemberPermission, check_member_permission
 from rooms.selectors import ROOM_NOT_FOUND, room_access
 from rooms.storage import get_repository
 from rooms.storage.records import OutboxRecord, ParticipantRecord, RoomRecord, UserRecord
 from streaming.events import direct_event
 
-ROLE_RANK = {Role.OWNER.value: 3, Role.ADMIN.value: 2, Role.MEMBER.value: 1}
+ROLE_RANK = {OWNER: 3, ADMIN: 2, MEMBER: 1}
 
 LEAVE_REASON_LEFT = "left"
 LEAVE_REASON_REMOVED = "removed"
@@ -89,7 +88,7 @@ def acting(*, room_id: uuid.UUID, user_id: int, as_staff: bool) -> tuple[RoomRec
 
 def actor_rank(actor: ParticipantRecord | None) -> int:
     """How high the actor stands: staff (None) above the OWNER."""
-    return ROLE_RANK[Role.OWNER.value] + 1 if actor is None else ROLE_RANK[actor.role]
+    return ROLE_RANK[OWNER] + 1 if actor is None else ROLE_RANK[actor.role]
 
 
 def check_group(room: RoomRecord, field: str = "id") -> None:
@@ -110,7 +109,7 @@ def actor_user_of(user_id: int, actor: ParticipantRecord | None) -> UserRecord:
 
 
 def check_users_exist(user_ids: Sequence[int], field: str = "participants") -> dict[int, UserRecord]:
-    users = get_repository().users_get(user_ids)
+    users = get_repository().users_get(list(user_ids))
     missing = [u for u in user_ids if u not in users]
     if missing:
         raise InvalidRequestData(

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from chatproject.errors import InvalidRequestData
 from messaging.crypto import encryption_data_generate
-from rooms.models import Role, RoomType
+from rooms.models import RoomType
+from rooms.permissions import MEMBER, OWNER
 from rooms.selectors import room_for_user
 from rooms.services.common import (
     RoomCreateResult,
@@ -80,7 +81,7 @@ def room_create(
         p2p_key=p2p_key,
     )
     now = timezone.now()
-    roles = [(user_id, Role.OWNER.value)] + [(other, Role.MEMBER.value) for other in others]
+    roles = [(user_id, OWNER)] + [(other, MEMBER) for other in others]
     with repo.atomic():
         try:
             room = repo.room_insert(draft, participants=roles, at=now)

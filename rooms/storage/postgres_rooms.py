@@ -14,7 +14,8 @@ from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySe
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from rooms.models import Participant, Role, Room
+from rooms.models import Participant, Room
+from rooms.permissions import ADMIN, OWNER
 from rooms.storage.base_rooms import PARTICIPANT_FLAGS, ROOM_UPDATABLE_FIELDS, P2PRoomExistsError
 from rooms.storage.records import ParticipantRecord, RoomDraft, RoomPageQuery, RoomRecord, UserRecord
 
@@ -255,11 +256,11 @@ class PostgresRoomsMixin:
         return preview
 
     def room_owner_get(self, room_id: uuid.UUID) -> ParticipantRecord | None:
-        p = _participants().filter(room_id=room_id, removed_at__isnull=True, role=Role.OWNER).first()
+        p = _participants().filter(room_id=room_id, removed_at__isnull=True, role=OWNER).first()
         return participant_record(p) if p else None
 
     def participant_successor(self, room_id: uuid.UUID, *, excluding: Sequence[int]) -> ParticipantRecord | None:
-        admins_first = Case(When(role=Role.ADMIN, then=Value(0)), default=Value(1))
+        admins_first = Case(When(role=ADMIN, then=Value(0)), default=Value(1))
         p = (
             _participants()
             .filter(room_id=room_id, removed_at__isnull=True)
