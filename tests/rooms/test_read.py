@@ -120,7 +120,7 @@ def _make_rooms(count: int, me, others) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.django_db
 def test_get_rooms_queries_are_bounded_whatever_the_number_of_rooms(
-    api, user_factory, monkeypatch, django_assert_max_num_queries
+    api, user_factory, django_assert_max_num_queries
 ) -> None:
     few, many = user_factory(), user_factory()
     others = [user_factory() for _ in range(50)]
