@@ -88,3 +88,11 @@ class MessageMetaAdmin(ReadOnlyAdmin):
     search_fields = ("user__username",)
     list_select_related = ("message", "room", "user")
     readonly_fields = ("message", "room", "user", "read_at", "is_deleted", "is_sender_blocked")
+
+
+@admin.register(Mention)
+class MentionAdmin(ReadOnlyAdmin):
+    list_display = ("message", "user", "tag")
+    search_fields = ("tag", "user__username")
+    list_select_related = ("message", "user")
+    readonly_fields = ("message", "user", "tag")

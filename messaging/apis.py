@@ -122,8 +122,8 @@ class MessageHistoryApi(APIView):
         tags=[TAG],
         parameters=[HistoryQuerySerializer],
         responses={200: MessageListSerializer, **ERRORS},
-        description="The room's messages, newest first, since the caller joined; deleted and hidden ones left "
-        "out. Page back with `before_message_id` (stable while new messages arrive). With only after-bounds "
+        description="The room's messages, newest first: those sent while the caller was a member; deleted "
+        "ones and ones from a blocked sender left out. Page back with `before_message_id` (stable while new messages arrive). With only after-bounds "
         "the page holds the oldest messages after the bound.",
     )
     def get(self, request: Request, id: uuid.UUID) -> Response:  # noqa: A002 - the original path parameter

@@ -52,8 +52,9 @@ class HistoryQuery:
 def message_history(*, room_id: uuid.UUID, user_id: int, query: HistoryQuery) -> tuple[list[dict[str, Any]], int]:
     """GetMessageHistory: a page of the room's messages the caller can see, newest first, and their total.
 
-    The caller sees the messages sent since they (last) joined the room, except deleted ones and ones
-    their meta hides (sender blocked). `before_message_id` pages back without gaps or repeats while new
+    The caller sees the messages sent to them (while they were a member) and those created since their
+    latest join (system messages included), except deleted ones and ones from a sender they blocked;
+    messages sent while they were not a member stay hidden. `before_message_id` pages back without gaps or repeats while new
     messages arrive. With only after-bounds (after_message_id / after_date) the page holds the OLDEST
     messages after the bound (still listed newest first), so that paging forward skips nothing.
     """

@@ -24,12 +24,16 @@ def room_key(room: RoomRecord) -> crypto.RoomKey:
 
 
 def is_visible(message: MessageRecord, *, participant: ParticipantRecord, meta: MetaRecord | None) -> bool:
-    """Whether an active member sees the message (a deleted one as a tombstone): sent after they joined,
-    not from a sender they blocked, and not deleted for them alone (a deleted message's meta rows are all
-    marked deleted, which hides nothing more than the message's deletion does)."""
-    if meta is not None and (meta.is_sender_blocked or (meta.is_deleted and not message.is_deleted)):
-        return False
-    return message.created_at >= participant.joined_at
+    """Whether an active member sees the message (a deleted one as a tombstone).
+
+    A message sent to them (they have a meta row) is visible unless its sender is blocked or it was
+    deleted for them alone (a deleted message's meta rows are all marked deleted, which hides nothing
+    more than the deletion itself). A message without a meta row of theirs (system messages, messages
+    from before they joined) is visible if it was created at or after their latest join.
+    """
+    if meta is None:
+        return message.created_at >= participant.joined_at
+    return not (meta.is_sender_blocked or (meta.is_deleted and not message.is_deleted))
 
 
 def message_access(*, message_id: uuid.UUID, user_id: int) -> tuple[MessageRecord, RoomRecord, ParticipantRecord]:

@@ -16,8 +16,9 @@ is given, so that a query-first back end (Cassandra, SPEC.md §7) can answer eac
 Visibility of a message to a viewer: the viewer's meta row, if there is one, is not sender-blocked
 and not deleted for the viewer alone (deleting a message marks all its meta rows deleted, so they
 leave unread counts; such a message is a tombstone, shown only where deleted messages are wanted:
-sync). History and last messages leave deleted messages out. Messages of which the viewer has no
-meta row (system messages, messages from before a re-join) are visible.
+sync). History and last messages leave deleted messages out. A message of which the viewer has no
+meta row (system messages; messages sent while the viewer was not a member) is visible if it was
+created at or after the viewer's latest join.
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ class MessageStore(abc.ABC):
     ) -> dict[uuid.UUID, list[MessageRecord]]:
         """Per room, the newest `per_room` messages created or updated at or after `since` that are
         not hidden for the viewer by its meta, newest first. Deleted messages are included (their
-        deletion is news), messages from before the viewer joined the room are not."""
+        deletion is news); messages from before the viewer's latest join only if they were sent to the
+        viewer (a meta row of theirs exists)."""
 
     @abc.abstractmethod
     def last_messages(self, room_ids: Sequence[uuid.UUID], *, viewer_id: int | None) -> dict[uuid.UUID, MessageRecord]:

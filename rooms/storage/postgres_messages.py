@@ -62,10 +62,15 @@ def _hidden_for(viewer_id: int) -> Exists:
     )
 
 
+def _has_meta_for(viewer_id: int) -> Exists:
+    """True for a message that was sent to the viewer (they have a meta row of it)."""
+    return Exists(MessageMeta.objects.filter(message_id=OuterRef("pk"), user_id=viewer_id))
+
+
 def _window_queryset(window: MessageWindow) -> QuerySet[Message]:
     qs = Message.objects.filter(room_id=window.room_id, is_deleted=False).filter(~_hidden_for(window.viewer_id))
     if window.visible_from is not None:
-        qs = qs.filter(created_at__gte=window.visible_from)
+        qs = qs.filter(Q(created_at__gte=window.visible_from) | _has_meta_for(window.viewer_id))
     if window.before is not None:
         c = window.before
         qs = qs.filter(Q(created_at__lt=c.created_at) | Q(created_at=c.created_at, id__lt=c.id))
@@ -201,7 +206,7 @@ class PostgresMessagesMixin:
         rows = (
             Message.objects.filter(room_id__in=ids, updated_at__gte=since)
             .filter(~_hidden_for(viewer_id))
-            .filter(joined_before)
+            .filter(joined_before | _has_meta_for(viewer_id))
             .annotate(
                 rank=Window(RowNumber(), partition_by=[F("room_id")], order_by=[F("created_at").desc(), F("id").desc()])
             )

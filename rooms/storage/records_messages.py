@@ -91,9 +91,10 @@ class MessageCursor:
 class MessageWindow:
     """Which of a room's messages one viewer asks for (GetMessageHistory's filters).
 
-    A message is in the window when it is not deleted, not hidden for the viewer by its meta
-    (deleted for them or sender blocked), created at or after `visible_from` (the viewer's join
-    time), and inside the optional cursor and date bounds (all exclusive).
+    A message is in the window when it is not deleted, not hidden for the viewer by their meta row
+    (sender blocked, or deleted for them), was sent to the viewer (they have a meta row of it) or
+    created at or after `visible_from` (their latest join time), and is inside the optional cursor
+    and date bounds (all exclusive).
     """
 
     room_id: uuid.UUID

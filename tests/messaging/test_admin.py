@@ -37,7 +37,7 @@ def test_message_list_search_and_filters(staff_client, api, user_factory) -> Non
         == 200
     )
     assert client.get("/admin/messaging/message/", {"room__id__exact": str(room.id)}).status_code == 200
-    for path in ("/admin/messaging/reaction/", "/admin/messaging/messagemeta/"):
+    for path in ("/admin/messaging/reaction/", "/admin/messaging/messagemeta/", "/admin/messaging/mention/"):
         assert client.get(path).status_code == 200
 
 

@@ -112,6 +112,23 @@ def test_hidden_messages_and_messages_before_joining_are_left_out(api, user_fact
     assert before_join["id"] in ids(history(api(bob), room.id)["items"])
 
 
+def test_a_member_back_after_removal_sees_what_was_sent_to_them_not_while_away(api, user_factory) -> None:
+    alice, bob = user_factory(), user_factory()
+    room = make_room(alice, [bob])
+    during = send(api(alice), room, "bob is here")
+    room_services.room_leave(user_id=alice.id, room_id=room.id, participant_ids=[bob.id])
+    away = send(api(alice), room, "bob is away")
+    room_services.room_participants_add(user_id=alice.id, room_id=room.id, participant_ids=[bob.id])
+    back = send(api(alice), room, "bob is back")
+
+    seen = ids(history(api(bob), room.id)["items"])
+
+    assert during["id"] in seen and back["id"] in seen and away["id"] not in seen
+    assert api(bob).get(f"/api/chat/v1/message/{during['id']}").status_code == 200
+    assert api(bob).get(f"/api/chat/v1/message/{away['id']}").status_code == 404
+    assert away["id"] not in {m["id"] for m in post(api(bob), "sync", {}).json()["messages"]}
+
+
 def test_history_refusals(api, user_factory) -> None:
     alice, bob, eve = user_factory(), user_factory(), user_factory()
     room, other = make_room(alice, [bob]), make_room(alice, [bob], name="other")
