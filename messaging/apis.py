@@ -123,8 +123,8 @@ class MessageHistoryApi(APIView):
         parameters=[HistoryQuerySerializer],
         responses={200: MessageListSerializer, **ERRORS},
         description="The room's messages, newest first: those sent while the caller was a member; deleted "
-        "ones and ones from a blocked sender left out. Page back with `before_message_id` (stable while new messages arrive). With only after-bounds "
-        "the page holds the oldest messages after the bound.",
+        "ones and ones from a blocked sender left out. Page back with `before_message_id` (stable while new "
+        "messages arrive). With only after-bounds the page holds the oldest messages after the bound.",
     )
     def get(self, request: Request, id: uuid.UUID) -> Response:  # noqa: A002 - the original path parameter
         query = _valid(HistoryQuerySerializer, request.query_params)

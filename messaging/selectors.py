@@ -54,9 +54,9 @@ def message_history(*, room_id: uuid.UUID, user_id: int, query: HistoryQuery) ->
 
     The caller sees the messages sent to them (while they were a member) and those created since their
     latest join (system messages included), except deleted ones and ones from a sender they blocked;
-    messages sent while they were not a member stay hidden. `before_message_id` pages back without gaps or repeats while new
-    messages arrive. With only after-bounds (after_message_id / after_date) the page holds the OLDEST
-    messages after the bound (still listed newest first), so that paging forward skips nothing.
+    messages sent while they were not a member stay hidden. `before_message_id` pages back without gaps
+    or repeats while new messages arrive. With only after-bounds (after_message_id / after_date) the page
+    holds the OLDEST messages after the bound (still listed newest first), so paging forward skips nothing.
     """
     from rooms.selectors import room_access
 
