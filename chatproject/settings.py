@@ -119,7 +119,8 @@ if REDIS_URL:
         "default": {
             # The pubsub layer: no per-group capacity drop and no BZPOPMIN time-outs (NOTES.md).
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # Redis pub/sub channels ignore the db number: the prefix separates deployments sharing a Redis.
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": _env_str("CHAT_CHANNEL_LAYER_PREFIX", "asgi")},
         }
     }
     CACHES = {
@@ -140,7 +141,9 @@ CHAT_EMBEDDED_NATS_PORT = env.int("CHAT_EMBEDDED_NATS_PORT", default=4222)
 CHAT_NATS_DATA_DIR = _env_str("CHAT_NATS_DATA_DIR", str(DATA_DIR / "nats"))
 CHAT_STREAM_HEARTBEAT_SECONDS = env.float("CHAT_STREAM_HEARTBEAT_SECONDS", default=15.0)
 CHAT_OUTBOX_RETENTION_HOURS = env.float("CHAT_OUTBOX_RETENTION_HOURS", default=24.0)
-CHAT_PUSH_BACKEND = _env_str("CHAT_PUSH_BACKEND", "messaging.push.DatabasePushBackend")
+# Publish outbox events right after commit (off: only the relay publishes; tests of other apps).
+CHAT_PUBLISH_ON_COMMIT = env.bool("CHAT_PUBLISH_ON_COMMIT", default=bool(NATS_URL))
+CHAT_PUSH_BACKEND = _env_str("CHAT_PUSH_BACKEND", "streaming.push.DatabasePushBackend")
 CHAT_PUSH_WEBHOOK_URL = _env_str("CHAT_PUSH_WEBHOOK_URL", "")
 
 # --- Encryption (SPEC.md §6) ---------------------------------------------------------------------

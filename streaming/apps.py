@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class StreamingConfig(AppConfig):
     name = "streaming"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from streaming.events import add_after_commit_record_listener
+        from streaming.publisher import publish_on_commit
+
+        # Publishes every unit of work's events after commit, in the background (never blocks it).
+        add_after_commit_record_listener(publish_on_commit)

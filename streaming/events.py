@@ -34,8 +34,10 @@ EVENT_TYPES = (
     "connected",
 )
 
-# Called with the ids of the events of a unit of work, after it commits (the publisher registers).
+# Called with the ids of the events of a unit of work, after it commits.
 _after_commit_listeners: list[Callable[[list[uuid.UUID]], None]] = []
+# Called with the events themselves, after commit (the publisher registers: no re-read of the outbox).
+_after_commit_record_listeners: list[Callable[[list[OutboxRecord]], None]] = []
 
 
 def room_subject(room_id: uuid.UUID | str) -> str:
@@ -111,11 +113,14 @@ def emit(events: Sequence[OutboxRecord]) -> None:
         return
     repository = get_repository()
     repository.outbox_add(events)
-    event_ids = [e.event_id for e in events]
+    records = list(events)
+    event_ids = [e.event_id for e in records]
 
     def _notify() -> None:
         for listener in list(_after_commit_listeners):
             listener(event_ids)
+        for record_listener in list(_after_commit_record_listeners):
+            record_listener(records)
 
     repository.on_commit(_notify)
 
@@ -128,3 +133,14 @@ def add_after_commit_listener(listener: Callable[[list[uuid.UUID]], None]) -> No
 def remove_after_commit_listener(listener: Callable[[list[uuid.UUID]], None]) -> None:
     if listener in _after_commit_listeners:
         _after_commit_listeners.remove(listener)
+
+
+def add_after_commit_record_listener(listener: Callable[[list[OutboxRecord]], None]) -> None:
+    """Like add_after_commit_listener, with the events themselves (they are committed when it runs)."""
+    if listener not in _after_commit_record_listeners:
+        _after_commit_record_listeners.append(listener)
+
+
+def remove_after_commit_record_listener(listener: Callable[[list[OutboxRecord]], None]) -> None:
+    if listener in _after_commit_record_listeners:
+        _after_commit_record_listeners.remove(listener)

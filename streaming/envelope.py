@@ -1,0 +1,124 @@
+"""The wire format of SPEC.md §5, shared by the publisher, the bridge and replay (no NATS here).
+
+A JetStream message is the JSON `{"user_id": <actor>, "payload": <base64 of the MessageEvent>}`,
+published with header `Nats-Msg-Id` = the event id so that JetStream drops republishes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+
+from streaming.events import DIRECT_SUBJECT_PREFIX, ROOM_SUBJECT_PREFIX, encode_event
+from streaming.proto import chat_pb2
+
+MSG_ID_HEADER = "Nats-Msg-Id"
+
+
+class EnvelopeError(ValueError):
+    """A JetStream message that is not a valid envelope (it is logged and skipped, never retried)."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    actor_user_id: str
+    event: dict[str, Any]  # the MessageEvent as a dict with proto field names
+
+    @property
+    def event_type(self) -> str:
+        return next((k for k in EVENT_KEYS if k in self.event), "")
+
+
+EVENT_KEYS = tuple(f.name for f in chat_pb2.MessageEvent.DESCRIPTOR.oneofs_by_name["event"].fields)
+
+
+def encode_envelope(*, actor_user_id: str, data: dict[str, Any]) -> bytes:
+    """The envelope bytes of an event dict (validated by protobuf on the way)."""
+    payload = encode_event(data).SerializeToString()
+    return json.dumps(
+        {"user_id": actor_user_id, "payload": base64.b64encode(payload).decode("ascii")}, separators=(",", ":")
+    ).encode()
+
+
+def event_dict(message: chat_pb2.MessageEvent) -> dict[str, Any]:
+    """A MessageEvent as the socket shows it: proto field names, every field of the payload present."""
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
+def decode_envelope(raw: bytes) -> Envelope:
+    """Parses an envelope; raises EnvelopeError on anything malformed."""
+    try:
+        body = json.loads(raw)
+        payload = base64.b64decode(body["payload"], validate=True)
+        message = chat_pb2.MessageEvent.FromString(payload)
+    except (ValueError, KeyError, TypeError, binascii.Error, DecodeError) as exc:
+        raise EnvelopeError(f"malformed envelope: {exc}") from exc
+    actor = body.get("user_id", "")
+    return Envelope(actor_user_id="" if actor is None else str(actor), event=event_dict(message))
+
+
+def group_for_subject(subject: str) -> str | None:
+    """The channel-layer group of a subject: `room.<id>` or `user.<id>`; None for foreign subjects."""
+    prefix, _, token = subject.partition(".")
+    if not token:
+        return None
+    if prefix == ROOM_SUBJECT_PREFIX:
+        return f"room.{token}"
+    if prefix == DIRECT_SUBJECT_PREFIX:
+        return f"user.{token}"
+    return None
+
+
+def room_group(room_id: object) -> str:
+    return f"room.{room_id}"
+
+
+def user_group(user_id: object) -> str:
+    return f"user.{user_id}"
+
+
+GROUP_MESSAGE_TYPE = "stream.event"
+
+
+@dataclass(frozen=True)
+class StreamItem:
+    """One stored event as the bridge forwards it and replay reads it.
+
+    `seq` is its JetStream stream sequence (the socket's cursor); `prev` the sequence of the previous
+    event on the same subject, so a socket can tell it missed one (None: unknown).
+    """
+
+    subject: str
+    seq: int
+    prev: int | None
+    actor_user_id: str
+    event: dict[str, Any]
+
+    def group_message(self) -> dict[str, Any]:
+        return {
+            "type": GROUP_MESSAGE_TYPE,
+            "subject": self.subject,
+            "seq": self.seq,
+            "prev": self.prev,
+            "actor": self.actor_user_id,
+            "event": self.event,
+        }
+
+    @classmethod
+    def from_group_message(cls, message: dict[str, Any]) -> StreamItem:
+        prev = message.get("prev")
+        return cls(
+            subject=str(message["subject"]),
+            seq=int(message["seq"]),
+            prev=None if prev is None else int(prev),
+            actor_user_id=str(message.get("actor") or ""),
+            event=message["event"],
+        )

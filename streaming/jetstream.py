@@ -1,0 +1,125 @@
+"""JetStream: the connection and the stream of SPEC.md §5. Only `streaming/` imports `nats`.
+
+The stream `CHAT_EVENTS` holds the room subjects `CHAT_EVENTS.<room_id>` and the user subjects
+`CHAT_DIRECT_EVENTS.<user_id>`: file storage, limits retention, at most 1000 messages per subject,
+S2 compression, 7 days. `ensure_stream()` creates it or brings an existing one to this configuration
+(idempotent; every worker and web process calls it at start-up). Beyond the original we allow
+direct gets (replay) and per-message TTLs (ephemeral typing events), and keep a duplicate window long
+enough for the outbox relay's republishes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import nats
+from django.conf import settings
+from nats.aio.client import Client
+from nats.js import JetStreamContext, api
+from nats.js.errors import NotFoundError
+
+from streaming.events import DIRECT_SUBJECT_PREFIX, ROOM_SUBJECT_PREFIX
+
+logger = logging.getLogger(__name__)
+
+STREAM_NAME = "CHAT_EVENTS"
+STREAM_SUBJECTS = [f"{ROOM_SUBJECT_PREFIX}.*", f"{DIRECT_SUBJECT_PREFIX}.*"]
+MAX_MSGS_PER_SUBJECT = 1000
+MAX_AGE_SECONDS = 7 * 24 * 3600.0
+# JetStream drops a message whose Nats-Msg-Id it saw within this window (relay republishes).
+DUPLICATE_WINDOW_SECONDS = 10 * 60.0
+
+
+class NatsUnavailableError(RuntimeError):
+    """NATS could not be reached (the message names the URL)."""
+
+
+def nats_url() -> str:
+    url = str(getattr(settings, "NATS_URL", "") or "")
+    if not url:
+        raise NatsUnavailableError("NATS_URL is not set (the embedded server sets it when `runchat` starts it)")
+    return url
+
+
+def stream_config() -> api.StreamConfig:
+    return api.StreamConfig(
+        name=STREAM_NAME,
+        description="Chat events: rooms (CHAT_EVENTS.<room_id>) and users (CHAT_DIRECT_EVENTS.<user_id>)",
+        subjects=list(STREAM_SUBJECTS),
+        storage=api.StorageType.FILE,
+        retention=api.RetentionPolicy.LIMITS,
+        discard=api.DiscardPolicy.OLD,
+        max_msgs_per_subject=MAX_MSGS_PER_SUBJECT,
+        max_age=MAX_AGE_SECONDS,
+        compression=api.StoreCompression.S2,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        allow_direct=True,
+        allow_msg_ttl=True,
+    )
+
+
+async def connect(*, name: str, url: str | None = None, connect_timeout: float = 2.0, **options: Any) -> Client:
+    """A NATS connection; raises NatsUnavailableError (naming the URL) when the server cannot be reached.
+
+    Once connected, the client reconnects forever on its own (`max_reconnect_attempts=-1`).
+    """
+    target = url or nats_url()
+
+    async def _quiet(exc: Exception) -> None:
+        logger.debug("nats %s: %s", name, exc)
+
+    options.setdefault("max_reconnect_attempts", -1)
+    options.setdefault("reconnect_time_wait", 0.5)
+    options.setdefault("error_cb", _quiet)
+    try:
+        return await nats.connect(
+            target,
+            name=name,
+            connect_timeout=connect_timeout,
+            allow_reconnect=True,
+            # The first connect must fail fast and clearly: nats-py would otherwise retry forever.
+            **options,
+        )
+    except Exception as exc:  # nats raises NoServersError, OSError, TimeoutError...
+        raise NatsUnavailableError(f"cannot connect to NATS at {target}: {exc or type(exc).__name__}") from exc
+
+
+async def ensure_stream(js: JetStreamContext) -> api.StreamInfo:
+    """Creates the stream, or updates an existing one to `stream_config()`. Idempotent."""
+    config = stream_config()
+    try:
+        info = await js.stream_info(STREAM_NAME)
+    except NotFoundError:
+        info = await js.add_stream(config)
+        logger.info("created JetStream stream %s", STREAM_NAME)
+        return info
+    if _differs(info.config, config):
+        info = await js.update_stream(config)
+        logger.info("updated JetStream stream %s", STREAM_NAME)
+    return info
+
+
+def _differs(current: api.StreamConfig, wanted: api.StreamConfig) -> bool:
+    fields = (
+        "subjects",
+        "retention",
+        "max_msgs_per_subject",
+        "max_age",
+        "compression",
+        "duplicate_window",
+        "allow_direct",
+        "allow_msg_ttl",
+        "discard",
+    )
+    for name in fields:
+        have, want = getattr(current, name), getattr(wanted, name)
+        if name == "subjects":
+            have, want = sorted(have or []), sorted(want or [])
+        if have != want:
+            return True
+    return False
+
+
+async def stream_state(js: JetStreamContext) -> api.StreamState:
+    return (await js.stream_info(STREAM_NAME)).state

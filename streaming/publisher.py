@@ -1,0 +1,267 @@
+"""Publishing outbox events to JetStream (DESIGN.md "Events" 1).
+
+After a unit of work commits, `streaming.events` hands its events to `publish_on_commit()`, which
+passes them to the process's background publisher and returns at once: a request never waits for
+NATS and never fails because of it. The publisher is a daemon thread with its own asyncio loop and
+one NATS connection; it publishes each batch with `publish_async` (pipelined, acks gathered together),
+then marks the rows published. Whatever it could not publish (NATS down, timeout, process killed)
+stays unpublished in the outbox, where the relay (streaming/relay.py) finds it. JetStream drops a
+republish of an event it already has (header `Nats-Msg-Id` = event_id), so a row published twice
+(relay racing the publisher, crash between publish and mark) is stored once.
+
+Publish-on-commit is on when `CHAT_PUBLISH_ON_COMMIT` is (default: when NATS_URL is set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+from django.utils import timezone
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from rooms.storage import get_repository
+from rooms.storage.records import OutboxRecord
+from streaming.envelope import MSG_ID_HEADER, encode_envelope
+from streaming.jetstream import STREAM_NAME, connect, ensure_stream, nats_url
+
+logger = logging.getLogger(__name__)
+
+BATCH_MAX = 500
+ACK_TIMEOUT_SECONDS = 5.0
+RETRY_BASE_SECONDS = 1.0
+RETRY_MAX_SECONDS = 300.0
+
+
+@dataclass
+class BatchResult:
+    published: list[uuid.UUID] = field(default_factory=list)
+    failed: dict[uuid.UUID, str] = field(default_factory=dict)
+
+
+async def publish_batch(
+    js: JetStreamContext, records: Sequence[OutboxRecord], *, timeout: float = ACK_TIMEOUT_SECONDS
+) -> BatchResult:
+    """Publishes the events in order (pipelined) and waits for their acks; never raises."""
+    result = BatchResult()
+    pending: list[tuple[OutboxRecord, asyncio.Future]] = []
+    for record in records:
+        try:
+            body = encode_envelope(actor_user_id=record.actor_user_id, data=record.data)
+            future = await js.publish_async(
+                record.subject,
+                body,
+                wait_stall=timeout,
+                stream=STREAM_NAME,
+                headers={MSG_ID_HEADER: str(record.event_id)},
+            )
+        except Exception as exc:
+            result.failed[record.event_id] = f"publish: {exc!r}"
+            continue
+        pending.append((record, future))
+    if pending:
+        await asyncio.wait([f for _, f in pending], timeout=timeout)
+    for record, future in pending:
+        if not future.done():
+            future.cancel()
+            result.failed[record.event_id] = "no ack from JetStream in time"
+        elif future.cancelled():
+            result.failed[record.event_id] = "publish cancelled"
+        elif future.exception() is not None:
+            result.failed[record.event_id] = f"ack: {future.exception()!r}"
+        else:
+            result.published.append(record.event_id)
+    return result
+
+
+def retry_at(attempts: int, *, now: datetime) -> datetime:
+    """Exponential back-off of a failed event after `attempts` tries (1 s, 2 s, 4 s ... 5 min)."""
+    return now + timedelta(seconds=min(RETRY_BASE_SECONDS * 2 ** max(attempts, 0), RETRY_MAX_SECONDS))
+
+
+def record_outcome(result: BatchResult, *, attempts: dict[uuid.UUID, int] | None = None) -> None:
+    """Marks the published rows and schedules a retry of the failed ones (sync: it writes storage)."""
+    repo = get_repository()
+    now = timezone.now()
+    if result.published:
+        repo.outbox_mark_published(result.published, at=now)
+    # One update per (error, attempts): a failed batch costs a handful of queries, not one per row.
+    groups: dict[tuple[str, int], list[uuid.UUID]] = {}
+    for event_id, error in result.failed.items():
+        groups.setdefault((error, (attempts or {}).get(event_id, 0)), []).append(event_id)
+    for (error, tries), ids in groups.items():
+        repo.outbox_mark_failed(ids, error=error, retry_at=retry_at(tries, now=now))
+
+
+class Publisher:
+    """The background publisher of one process (see the module docstring)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._loop = asyncio.new_event_loop()
+        self._queue: asyncio.Queue[list[OutboxRecord]] | None = None
+        self._thread = threading.Thread(target=self._thread_main, name="chat-outbox-publisher", daemon=True)
+        # Storage calls run in one worker thread of their own: never in the event loop's thread.
+        self._db = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-publisher-db")
+        self._ready = threading.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(5)
+
+    def submit(self, records: Sequence[OutboxRecord]) -> None:
+        """Queues events for publishing; returns at once and never raises."""
+        if not records or self._stopping:
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._enqueue, list(records))
+        except RuntimeError:  # the loop is closed: the relay will publish them
+            logger.warning("publisher stopped; %d event(s) left to the relay", len(records))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Publishes what is queued (within `timeout`), closes the connection and ends the thread."""
+        if self._stopping:
+            return
+        self._stopping = True
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._enqueue, [])  # wakes the loop: an empty batch means stop
+            self._thread.join(timeout)
+        try:  # the worker's database connection must not outlive the publisher (e.g. a test database)
+            self._db.submit(connections.close_all).result(timeout)
+        except Exception:
+            logger.debug("publisher: closing the database connection failed", exc_info=True)
+        self._db.shutdown(wait=False)
+
+    # --- the publisher thread --------------------------------------------------------------------
+
+    def _enqueue(self, records: list[OutboxRecord]) -> None:
+        assert self._queue is not None
+        self._queue.put_nowait(records)
+
+    def _thread_main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._queue = asyncio.Queue()
+        self._ready.set()
+        try:
+            self._loop.run_until_complete(self._run())
+        finally:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        backoff = 0.5
+        while True:
+            try:
+                nc = await connect(name="chat-publisher", url=self.url)
+                js = nc.jetstream()
+                await ensure_stream(js)
+            except Exception as exc:
+                # NATS is down: whatever arrives meanwhile stays in the outbox for the relay.
+                logger.warning("publisher: %s; retrying in %.1f s (events wait in the outbox)", exc, backoff)
+                if await self._drop_until(backoff):
+                    return
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 0.5
+            try:
+                await self._publish_loop(nc, js)
+                return
+            except Exception:
+                logger.exception("publisher: connection lost; reconnecting")
+            finally:
+                try:
+                    await nc.close()
+                except Exception:  # already closed
+                    pass
+
+    async def _drop_until(self, delay: float) -> bool:
+        """While disconnected: forget queued events (the relay owns them) for `delay`. True: stop."""
+        assert self._queue is not None
+        deadline = self._loop.time() + delay
+        while True:
+            remaining = deadline - self._loop.time()
+            if remaining <= 0:
+                return False
+            try:
+                batch = await asyncio.wait_for(self._queue.get(), remaining)
+            except TimeoutError:
+                return False
+            if not batch:
+                return True
+
+    async def _publish_loop(self, nc: Client, js: JetStreamContext) -> None:
+        assert self._queue is not None
+        while True:
+            batch = await self._queue.get()
+            stop = not batch
+            while not self._queue.empty() and len(batch) < BATCH_MAX:
+                more = self._queue.get_nowait()
+                stop = stop or not more
+                batch.extend(more)
+            if batch and not nc.is_connected:
+                # Reconnecting: the rows stay in the outbox, unmarked, and the relay publishes them.
+                logger.warning("publisher: NATS disconnected; %d event(s) left to the relay", len(batch))
+            elif batch:
+                result = await publish_batch(js, batch)
+                if result.failed:
+                    logger.warning("publisher: %d event(s) not published, left to the relay", len(result.failed))
+                await self._loop.run_in_executor(self._db, self._record, result)
+            if stop:
+                return
+
+    @staticmethod
+    def _record(result: BatchResult) -> None:
+        try:
+            record_outcome(result)
+        except Exception:
+            # The rows stay unpublished; the relay republishes them and JetStream drops the copies.
+            logger.exception("publisher: could not mark %d event(s) published", len(result.published))
+            close_old_connections()
+
+
+_publisher: Publisher | None = None
+_publisher_lock = threading.Lock()
+
+
+def publish_on_commit_enabled() -> bool:
+    return bool(getattr(settings, "CHAT_PUBLISH_ON_COMMIT", False)) and bool(getattr(settings, "NATS_URL", ""))
+
+
+def get_publisher() -> Publisher:
+    global _publisher
+    with _publisher_lock:
+        if _publisher is None:
+            _publisher = Publisher(nats_url())
+            _publisher.start()
+        return _publisher
+
+
+def stop_publisher(timeout: float = 5.0) -> None:
+    """Stops the process's publisher (the next publish starts a new one, e.g. after NATS_URL changed)."""
+    global _publisher
+    with _publisher_lock:
+        publisher, _publisher = _publisher, None
+    if publisher is not None:
+        publisher.stop(timeout)
+
+
+def publish_on_commit(records: list[OutboxRecord]) -> None:
+    """The after-commit listener: hands the events to the background publisher. Never raises."""
+    if not publish_on_commit_enabled():
+        return
+    try:
+        get_publisher().submit(records)
+    except Exception:
+        logger.exception("publisher unavailable; %d event(s) left to the relay", len(records))

@@ -1,0 +1,118 @@
+"""The outbox relay: republishes what the publisher left behind, and prunes old published rows.
+
+An event stays unpublished when NATS was down at commit, when its publish timed out, or when the
+process died before publishing. The relay polls `outbox_pending()` (oldest first), publishes the rows
+older than a grace period (younger ones are the publisher's, in flight), marks them, and schedules a
+failed row's next try with exponential back-off. JetStream drops the copy of an event it already
+stored (Nats-Msg-Id = event_id), so racing the publisher, or running two relays, is harmless.
+
+Run it as `python manage.py chat_outbox_relay`, or in-process (`chat_bridge --relay`, `runchat`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils import timezone
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from rooms.storage import get_repository
+from rooms.storage.records import OutboxRecord
+from streaming.jetstream import connect, ensure_stream
+from streaming.publisher import BATCH_MAX, publish_batch, record_outcome
+
+logger = logging.getLogger(__name__)
+
+GRACE_SECONDS = 5.0
+INTERVAL_SECONDS = 1.0
+PRUNE_INTERVAL_SECONDS = 600.0
+
+
+@database_sync_to_async
+def _due(limit: int, grace: float) -> list[OutboxRecord]:
+    now = timezone.now()
+    young = now - timedelta(seconds=grace)
+    pending = get_repository().outbox_pending(limit=limit, now=now)
+    return [r for r in pending if r.created_at is None or r.created_at <= young]
+
+
+@database_sync_to_async
+def prune_outbox() -> int:
+    """Deletes published rows older than CHAT_OUTBOX_RETENTION_HOURS; returns how many."""
+    hours = float(getattr(settings, "CHAT_OUTBOX_RETENTION_HOURS", 24.0))
+    return get_repository().outbox_prune(published_before=timezone.now() - timedelta(hours=hours))
+
+
+async def relay_once(js: JetStreamContext, *, limit: int = BATCH_MAX, grace: float = GRACE_SECONDS) -> int:
+    """Publishes one batch of due events; returns how many it tried."""
+    due = await _due(limit, grace)
+    if not due:
+        return 0
+    result = await publish_batch(js, due)
+    await database_sync_to_async(record_outcome)(result, attempts={r.event_id: r.attempts for r in due})
+    if result.failed:
+        logger.warning("relay: %d of %d event(s) failed; retrying with back-off", len(result.failed), len(due))
+    else:
+        logger.info("relay: republished %d event(s)", len(due))
+    return len(due)
+
+
+class Relay:
+    """The relay loop over one NATS connection (its own, or one it is given)."""
+
+    def __init__(
+        self,
+        *,
+        nc: Client | None = None,
+        interval: float = INTERVAL_SECONDS,
+        grace: float = GRACE_SECONDS,
+    ) -> None:
+        self._nc = nc
+        self._own_connection = nc is None
+        self.interval = interval
+        self.grace = grace
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def connect(self) -> None:
+        """Connects (raising NatsUnavailableError) and ensures the stream, unless given a connection."""
+        if self._nc is None:
+            self._nc = await connect(name="chat-outbox-relay")
+        await ensure_stream(self._nc.jetstream())
+
+    async def run(self) -> None:
+        if self._nc is None:
+            await self.connect()
+        assert self._nc is not None
+        js = self._nc.jetstream()
+        next_prune = 0.0
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._stop.is_set():
+                busy = False
+                try:
+                    if loop.time() >= next_prune:
+                        pruned = await prune_outbox()
+                        if pruned:
+                            logger.info("relay: pruned %d published event(s)", pruned)
+                        next_prune = loop.time() + PRUNE_INTERVAL_SECONDS
+                    # While disconnected, trying would only push the rows' retries further away.
+                    if self._nc.is_connected:
+                        busy = await relay_once(js, grace=self.grace) >= BATCH_MAX
+                except Exception:
+                    logger.exception("relay: pass failed")
+                if not busy:
+                    try:
+                        await asyncio.wait_for(self._stop.wait(), self.interval)
+                    except TimeoutError:
+                        pass
+        finally:
+            if self._own_connection and self._nc is not None:
+                await self._nc.close()
