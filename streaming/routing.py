@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
 
+from django.urls import path
 
-websocket_urlpatterns: list = []  # the stream consumer (/ws/chat/v1/stream) is added with the live stream
+from streaming.consumers import StreamConsumer
+
+websocket_urlpatterns: list[Any] = [
+    path("ws/chat/v1/stream", StreamConsumer.as_asgi()),
+]

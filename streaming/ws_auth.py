@@ -35,3 +35,23 @@ class TokenAuthMiddleware:
 
 def SessionOrTokenAuthMiddleware(inner: Any) -> Any:  # noqa: N802 - mirrors AuthMiddlewareStack
     return AuthMiddlewareStack(TokenAuthMiddleware(inner))
+
+
+class BrowserOriginValidator:
+    """Refuses a handshake whose Origin header names a host outside ALLOWED_HOSTS.
+
+    Browsers always send Origin, so this stops other sites from opening a socket with a user's
+    session cookie; other clients (apps, servers authenticating by token) send none and pass.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        from channels.security.websocket import AllowedHostsOriginValidator
+
+        self.inner = inner
+        self.checked = AllowedHostsOriginValidator(inner)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        headers = dict(scope.get("headers") or [])
+        if b"origin" in headers:
+            return await self.checked(scope, receive, send)
+        return await self.inner(scope, receive, send)

@@ -182,6 +182,8 @@ def bridge(_stream_services: dict[str, str]) -> Iterator[Callable[..., BridgePro
     yield start
     for proc in started:
         proc.kill()
+    errors = [line for proc in started for line in proc.output if " ERROR " in line or "Traceback" in line]
+    assert not errors, "the bridge logged errors:\n" + "".join(errors)
 
 
 @pytest.fixture

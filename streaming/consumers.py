@@ -1,0 +1,313 @@
+"""The WebSocket stream `/ws/chat/v1/stream?client_id=...&room_id=...&cursor=...` (SPEC.md §5).
+
+A thin interface: the rules live in streaming.services, reads in streaming.selectors (through
+database_sync_to_async), JetStream reads in streaming.replay. The connection:
+- answers an error frame and closes: 4001 without a valid session/token, 4000 without client_id,
+  4003 when `room_id` is not a room of the user (existence is not revealed);
+- joins `user.<id>` and `room.<id>` of the rooms it streams (the one asked for, or all of the
+  user's), registers in the stream registry (push skips live users), sends `{"connected": true}` at
+  once and every CHAT_STREAM_HEARTBEAT_SECONDS;
+- with `cursor`, first replays what the user missed after it (its rooms and direct subject, in
+  stream order), then goes live; a cursor JetStream no longer covers gets `resync_required`;
+- per live event: drops duplicates, replays a gap first when the event's `prev` shows one was lost,
+  then applies the per-event rules; every event frame carries its `cursor`;
+- takes client frames `{"typing": {"room_id", "is_typing"}}` (members only, rate-limited) and
+  `{"ping": ...}` (answered with `{"pong": ...}`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from chatproject.errors import NotFound
+from streaming import selectors, services
+from streaming.envelope import StreamItem, room_group, user_group
+from streaming.events import direct_subject, room_subject
+from streaming.jetstream import NatsUnavailableError
+from streaming.nats_client import shared_connection
+from streaming.registry import get_registry
+from streaming.replay import ResyncRequiredError, read_after, stream_bounds
+from streaming.services import Action, StreamCursor, Verdict, error_frame, frame_of
+
+logger = logging.getLogger(__name__)
+
+CLOSE_CLIENT_ID_NEEDED = 4000
+CLOSE_UNAUTHENTICATED = 4001
+CLOSE_ROOM_NOT_ALLOWED = 4003
+RESYNC_MESSAGE = "Missed events cannot be replayed: sync again."
+
+
+def _param(params: dict[str, list[str]], name: str) -> str:
+    values = params.get(name) or [""]
+    return values[0].strip()
+
+
+class StreamConsumer(AsyncJsonWebsocketConsumer):
+    user_id: int | None = None
+    cursor: StreamCursor | None = None
+
+    async def connect(self) -> None:
+        self.user_id = None
+        self.cursor = None
+        self.room_subjects: set[str] = set()
+        self.joined: set[str] = set()
+        self.single_room: uuid.UUID | None = None
+        self.heartbeat: asyncio.Task[None] | None = None
+        self.typing_limiter = services.TypingLimiter()
+        await self.accept()
+
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self._refuse(CLOSE_UNAUTHENTICATED, "invalid_token", "Authentication required.")
+            return
+        params = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.client_id = _param(params, "client_id")
+        if not self.client_id:
+            await self._refuse(CLOSE_CLIENT_ID_NEEDED, "client_id_needed", "The client_id query parameter is required.")
+            return
+        room_param = _param(params, "room_id")
+        try:
+            self.single_room = uuid.UUID(room_param) if room_param else None
+            room_ids = await database_sync_to_async(selectors.stream_room_ids)(
+                user_id=user.pk, room_id=self.single_room
+            )
+        except (ValueError, NotFound):
+            await self._refuse(CLOSE_ROOM_NOT_ALLOWED, "not_found", "Room not found.")
+            return
+
+        self.user_id = int(user.pk)
+        self.direct_subject = direct_subject(self.user_id)
+        self.room_subjects = {room_subject(r) for r in room_ids}
+        await self._join([user_group(self.user_id), *(room_group(r) for r in room_ids)])
+        await get_registry().register(self.user_id, self.channel_name)
+        await self.send_json({"connected": True})
+
+        bounds = await self._bounds()
+        cursor_param = _param(params, "cursor")
+        if cursor_param:
+            await self._replay_from(cursor_param, bounds)
+        else:
+            self.cursor = StreamCursor(floor=bounds[1] if bounds else None)
+        self.heartbeat = asyncio.create_task(self._heartbeat())
+
+    async def disconnect(self, code: int) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        if self.user_id is not None:
+            try:
+                await get_registry().unregister(self.user_id, self.channel_name)
+            except Exception:
+                logger.warning("stream: unregister of %s failed", self.channel_name, exc_info=True)
+        for group in list(self.joined):
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                logger.warning("stream: group_discard %s failed", group, exc_info=True)
+        self.joined.clear()
+
+    # --- client frames -----------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.cursor is None:
+            return
+        try:
+            content = json.loads(text_data or (bytes_data or b"").decode() or "null")
+        except (ValueError, UnicodeDecodeError):
+            content = None
+        if not isinstance(content, dict):
+            await self.send_json(error_frame("invalid_request_data", "Frames are JSON objects."))
+            return
+        if "ping" in content:
+            await self.send_json({"pong": content["ping"]})
+        elif "typing" in content:
+            await self._typing(content["typing"])
+        else:
+            await self.send_json(error_frame("invalid_request_data", "Unknown frame: send typing or ping."))
+
+    async def _typing(self, value: Any) -> None:
+        assert self.user_id is not None
+        parsed = services.parse_typing(value)
+        if parsed is None:
+            await self.send_json(error_frame("invalid_request_data", "typing needs room_id and is_typing."))
+            return
+        room_id, is_typing = parsed
+        if room_subject(room_id) not in self.room_subjects and not await database_sync_to_async(
+            selectors.is_room_member
+        )(user_id=self.user_id, room_id=room_id):
+            await self.send_json(error_frame("not_found", "Room not found."))
+            return
+        if not self.typing_limiter.allow(str(room_id), is_typing):
+            return
+        try:
+            nc = await shared_connection()
+            await services.typing_publish(nc, user_id=self.user_id, room_id=room_id, is_typing=is_typing)
+        except Exception as exc:  # ephemeral: a lost typing frame is not worth an error
+            logger.warning("stream: typing of user %s in %s not published: %s", self.user_id, room_id, exc)
+
+    # --- events from the bridge ------------------------------------------------------------------
+
+    async def stream_event(self, message: dict[str, Any]) -> None:
+        """Channel-layer message `stream.event` (streaming.envelope.StreamItem.group_message)."""
+        if self.cursor is None:
+            return
+        await self._process(StreamItem.from_group_message(message), live=True)
+
+    async def _process(self, item: StreamItem, *, live: bool, visible: bool = True) -> None:
+        assert self.cursor is not None
+        if item.subject != self.direct_subject and item.subject not in self.room_subjects:
+            return
+        check = self.cursor.check(item)
+        if check.verdict is Verdict.DUPLICATE:
+            return
+        if check.verdict is Verdict.GAP and live:
+            await self._replay_gap(item, after=check.after)
+        self.cursor.mark(item)
+        if visible:
+            await self._apply(item)
+
+    async def _apply(self, item: StreamItem) -> None:
+        assert self.user_id is not None
+        action = services.event_action(event=item.event, actor_user_id=item.actor_user_id, user_id=self.user_id)
+        if action is Action.DROP:
+            return
+        try:
+            room_id = uuid.UUID(str(item.event["room_id"]))
+        except ValueError:
+            return
+        if action in (Action.ATTACH_ROOM, Action.JOIN):
+            room = await database_sync_to_async(selectors.stream_room)(user_id=self.user_id, room_id=room_id)
+            if room is None:
+                return  # not (any more) a member: the room is not this user's to see
+            await self.send_json(frame_of(item, room=room))
+            if (
+                action is Action.JOIN
+                and services.joins_streaming(event=item.event, actor_user_id=item.actor_user_id, user_id=self.user_id)
+                and self.single_room in (None, room_id)
+            ):
+                await self._start_room(room_id, after=item.seq)
+            return
+        await self.send_json(frame_of(item))
+        if action is Action.LEAVE and services.leaves_streaming(event=item.event, user_id=self.user_id):
+            await self._stop_room(room_id)
+
+    # --- rooms joining and leaving the connection --------------------------------------------------
+
+    async def _join(self, groups: list[str]) -> None:
+        new = [g for g in groups if g not in self.joined]
+        await asyncio.gather(*(self.channel_layer.group_add(g, self.channel_name) for g in new))
+        self.joined.update(new)
+
+    async def _start_room(self, room_id: uuid.UUID, *, after: int) -> None:
+        """Streams a room from now on, without a reconnect; replays what it missed since `after`."""
+        assert self.cursor is not None
+        subject = room_subject(room_id)
+        if subject in self.room_subjects:
+            return
+        self.room_subjects.add(subject)
+        await self._join([room_group(room_id)])
+        self.cursor.start_subject(subject, after)
+        # Events of the room forwarded between the join and our group_add reached no group of ours.
+        for item in await self._read(subjects=[subject], after=after, quiet=True):
+            await self._process(item, live=False)
+
+    async def _stop_room(self, room_id: uuid.UUID) -> None:
+        subject = room_subject(room_id)
+        self.room_subjects.discard(subject)
+        group = room_group(room_id)
+        if group in self.joined:
+            self.joined.discard(group)
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    # --- replay ------------------------------------------------------------------------------------
+
+    async def _bounds(self) -> tuple[int, int] | None:
+        try:
+            nc = await shared_connection()
+            return await stream_bounds(nc.jetstream())
+        except Exception as exc:
+            logger.warning("stream: JetStream unavailable at connect: %s", exc)
+            return None
+
+    async def _read(
+        self, *, subjects: list[str], after: int, before: int | None = None, quiet: bool = False
+    ) -> list[StreamItem]:
+        """read_after(); on failure sends `resync_required` (unless quiet) and returns nothing."""
+        try:
+            nc = await shared_connection()
+            return await read_after(nc.jetstream(), subjects=subjects, after=after, before=before)
+        except (ResyncRequiredError, NatsUnavailableError) as exc:
+            message = str(exc)
+        except Exception as exc:
+            logger.exception("stream: replay of %s after %d failed", subjects[:3], after)
+            message = f"replay failed: {exc!r}"
+        if not quiet:
+            await self.send_json(error_frame("resync_required", RESYNC_MESSAGE, message))
+        return []
+
+    async def _replay_from(self, cursor_param: str, bounds: tuple[int, int] | None) -> None:
+        """The reconnect replay: everything of the user's subjects after the client's cursor."""
+        assert self.user_id is not None
+        floor = bounds[1] if bounds else None
+        try:
+            cursor = int(cursor_param)
+            if cursor < 0:
+                raise ValueError
+        except ValueError:
+            self.cursor = StreamCursor(floor=floor)
+            await self.send_json(error_frame("resync_required", "Unknown cursor: sync again.", cursor_param))
+            return
+        if bounds is None:
+            self.cursor = StreamCursor(floor=None)
+            await self.send_json(error_frame("resync_required", RESYNC_MESSAGE))
+            return
+        subjects = [self.direct_subject, *sorted(self.room_subjects)]
+        try:
+            nc = await shared_connection()
+            items = await read_after(nc.jetstream(), subjects=subjects, after=cursor, bounds=bounds)
+        except Exception as exc:
+            if not isinstance(exc, ResyncRequiredError | NatsUnavailableError):
+                logger.exception("stream: replay after cursor %d failed", cursor)
+            self.cursor = StreamCursor(floor=floor)
+            await self.send_json(error_frame("resync_required", RESYNC_MESSAGE, str(exc)))
+            return
+        self.cursor = StreamCursor(floor=cursor)
+        for item, visible in zip(items, services.replay_visible(items, user_id=self.user_id), strict=True):
+            await self._process(item, live=False, visible=visible)
+        self.cursor.floor = floor
+
+    async def _replay_gap(self, item: StreamItem, *, after: int) -> None:
+        """Live delivery skipped events on the item's subject: send them first, from JetStream."""
+        assert self.cursor is not None
+        logger.info("stream: gap on %s after #%d (next #%d); replaying", item.subject, after, item.seq)
+        for missed in await self._read(subjects=[item.subject], after=after, before=item.seq):
+            if self.cursor.check(missed).verdict is not Verdict.DUPLICATE:
+                self.cursor.mark(missed)
+                await self._apply(missed)
+
+    # --- heartbeat ---------------------------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        assert self.user_id is not None
+        interval = float(getattr(settings, "CHAT_STREAM_HEARTBEAT_SECONDS", 15.0))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.send_json({"connected": True})
+                await get_registry().refresh(self.user_id, self.channel_name)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("stream: heartbeat of %s failed", self.channel_name, exc_info=True)
+
+    async def _refuse(self, code: int, error_code: str, message: str) -> None:
+        await self.send_json(error_frame(error_code, message))
+        await self.close(code)

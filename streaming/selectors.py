@@ -1,0 +1,54 @@
+"""Reads the live stream needs, on top of the rooms selectors (sync: consumers wrap them in
+database_sync_to_async). Storage only through the repository and the rooms selectors."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from chatproject.errors import NotFound
+from rooms.storage import get_repository
+from rooms.storage.records import RoomRecord
+
+
+def stream_room_ids(*, user_id: int, room_id: uuid.UUID | None = None) -> list[uuid.UUID]:
+    """The rooms a connection streams: `room_id` alone (NotFound unless the user is an active member
+    of it), or every room of the user."""
+    from rooms.selectors import room_access, room_ids_for_user
+
+    if room_id is not None:
+        room_access(room_id=room_id, user_id=user_id)
+        return [room_id]
+    return room_ids_for_user(user_id=user_id)
+
+
+def is_room_member(*, user_id: int, room_id: uuid.UUID) -> bool:
+    from rooms.selectors import room_access
+
+    try:
+        room_access(room_id=room_id, user_id=user_id)
+    except NotFound:
+        return False
+    return True
+
+
+def stream_room(*, user_id: int, room_id: uuid.UUID) -> dict[str, Any] | None:
+    """The formatted Room as the user sees it, or None when the user is not (any more) a member."""
+    from rooms.selectors import room_for_user
+
+    try:
+        return room_for_user(room_id=room_id, user_id=user_id)
+    except NotFound:
+        return None
+
+
+def push_recipients(*, room_id: uuid.UUID, sender_id: int | None) -> tuple[RoomRecord, list[int]] | None:
+    """The room and who may get a push of a message in it: active participants who have not muted the
+    room, minus the sender (SPEC.md §4; in p2p that leaves the partner). None if the room is gone."""
+    from rooms.selectors import active_participants
+
+    room = get_repository().room_get(room_id)
+    if room is None:
+        return None
+    users = [p.user_id for p in active_participants(room_id=room_id) if not p.is_muted and p.user_id != sender_id]
+    return room, users

@@ -1,0 +1,227 @@
+"""The rules of a stream connection (SPEC.md §5), kept out of the consumer.
+
+- `StreamCursor`: what a connection delivered, per subject: drops duplicates (by sequence and by
+  event id) and spots gaps (an event whose `prev` is newer than the last one delivered on its
+  subject), so the consumer can replay the gap from JetStream first.
+- `event_action()`: what a connection does with an event: drop it (no room_id; a `status_update`
+  SENT that is not this user's), send it, attach the room as this user sees it (`is_room_updated`,
+  `room_join`), start streaming a room (`room_join` of this user), stop streaming one (`room_leave`
+  of this user).
+- `TypingLimiter` and `typing_publish()`: the client's typing frames, at most one per room per second
+  (a stop right after a start passes), published straight to JetStream with a short TTL.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+from nats.aio.client import Client
+
+from chatproject.timefmt import iso
+from streaming.envelope import MSG_ID_HEADER, StreamItem, encode_envelope
+from streaming.events import ROOM_SUBJECT_PREFIX, build_event, room_subject
+from streaming.jetstream import STREAM_NAME
+
+RECENT_EVENT_IDS = 4096
+TYPING_INTERVAL_SECONDS = 1.0
+TYPING_TTL_SECONDS = 30
+
+
+class Verdict(enum.Enum):
+    DELIVER = "deliver"
+    DUPLICATE = "duplicate"
+    GAP = "gap"
+
+
+@dataclass(frozen=True)
+class Check:
+    verdict: Verdict
+    # For GAP: the last sequence delivered on the subject; the events after it and before the item's
+    # sequence are missing.
+    after: int = 0
+
+
+class StreamCursor:
+    """Per-connection delivery state (see the module docstring).
+
+    `floor`: every event up to this stream sequence is either delivered or not meant for the
+    connection (the stream's end when it connected, or the end of its cursor replay); None when it
+    is unknown (NATS was unreachable), which turns gap detection off for subjects not seen yet.
+    """
+
+    def __init__(self, floor: int | None) -> None:
+        self.floor = floor
+        self._last: dict[str, int] = {}
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self.cursor = floor or 0
+
+    def last_for(self, subject: str) -> int | None:
+        return self._last.get(subject, self.floor)
+
+    def check(self, item: StreamItem) -> Check:
+        last = self.last_for(item.subject)
+        if last is not None and item.seq <= last:
+            return Check(Verdict.DUPLICATE)
+        if str(item.event.get("event_id") or "") in self._recent:
+            return Check(Verdict.DUPLICATE)  # a republish JetStream stored twice (outside its window)
+        if last is not None and item.prev is not None and item.prev > last:
+            return Check(Verdict.GAP, after=last)
+        return Check(Verdict.DELIVER)
+
+    def mark(self, item: StreamItem) -> None:
+        """Records the item as handled (sent or dropped by the rules: either way not to be replayed)."""
+        if item.seq > self._last.get(item.subject, 0):
+            self._last[item.subject] = item.seq
+        self.cursor = max(self.cursor, item.seq)
+        event_id = str(item.event.get("event_id") or "")
+        if event_id:
+            self._recent[event_id] = None
+            if len(self._recent) > RECENT_EVENT_IDS:
+                self._recent.popitem(last=False)
+
+    def start_subject(self, subject: str, after: int) -> None:
+        """A subject joins the connection at `after`: earlier events on it are not for it."""
+        self._last[subject] = max(self._last.get(subject, 0), after)
+
+
+class Action(enum.Enum):
+    DROP = "drop"
+    SEND = "send"
+    ATTACH_ROOM = "attach_room"  # is_room_updated: send with the room as this user sees it
+    JOIN = "join"  # room_join: attach the room; start streaming it if this user joined or added
+    LEAVE = "leave"  # room_leave: send; stop streaming the room if this user left
+
+
+def event_action(*, event: dict[str, Any], actor_user_id: str, user_id: int | str) -> Action:
+    """What a connection of `user_id` does with `event` (SPEC.md §5, "Per delivered event")."""
+    if not event.get("room_id"):
+        return Action.DROP
+    me = str(user_id)
+    if "room_join" in event:
+        return Action.JOIN
+    if "is_room_updated" in event:
+        return Action.ATTACH_ROOM
+    if "status_update" in event:
+        update = event["status_update"] or {}
+        if update.get("status") == "SENT" and str(update.get("sender_id") or "") != me:
+            return Action.DROP
+        return Action.SEND
+    if "room_leave" in event:
+        return Action.LEAVE
+    if "connected" in event:
+        return Action.DROP  # never published; the connection sends its own
+    return Action.SEND
+
+
+def joins_streaming(*, event: dict[str, Any], actor_user_id: str, user_id: int | str) -> bool:
+    """room_join: the connection starts streaming the room when this user joined or added someone."""
+    joiner = str((event.get("room_join") or {}).get("user_id") or "")
+    return str(user_id) in (joiner, str(actor_user_id))
+
+
+def leaves_streaming(*, event: dict[str, Any], user_id: int | str) -> bool:
+    return str(user_id) in [str(u) for u in (event.get("room_leave") or {}).get("users_id") or []]
+
+
+def is_room_subject(subject: str) -> bool:
+    return subject.startswith(ROOM_SUBJECT_PREFIX + ".")
+
+
+def frame_of(item: StreamItem, *, room: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The socket frame of an event: the MessageEvent fields, the room if attached, and the cursor."""
+    frame = dict(item.event)
+    if room is not None:
+        frame["room"] = room
+    frame["cursor"] = str(item.seq)
+    return frame
+
+
+def error_frame(code: str, message: str, details: str = "") -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+class TypingLimiter:
+    """At most one typing frame per room per interval; a change from typing to not typing passes."""
+
+    def __init__(self, interval: float = TYPING_INTERVAL_SECONDS) -> None:
+        self.interval = interval
+        self._last: dict[str, tuple[float, bool]] = {}
+
+    def allow(self, room_id: str, is_typing: bool) -> bool:
+        now = time.monotonic()
+        previous = self._last.get(room_id)
+        if previous is not None:
+            at, was_typing = previous
+            stopping = was_typing and not is_typing
+            if now - at < self.interval and not stopping:
+                return False
+        self._last[room_id] = (now, is_typing)
+        return True
+
+
+def parse_typing(value: Any) -> tuple[uuid.UUID, bool] | None:
+    """The (room_id, is_typing) of a client typing frame, or None if malformed."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        room_id = uuid.UUID(str(value.get("room_id")))
+    except ValueError:
+        return None
+    return room_id, bool(value.get("is_typing"))
+
+
+async def typing_publish(nc: Client, *, user_id: int, room_id: uuid.UUID, is_typing: bool) -> None:
+    """Publishes a `typing` event on the room's subject, straight to JetStream (no outbox: it is
+    ephemeral). Its TTL keeps typing from crowding real events out of the room's retained history."""
+    record = build_event(
+        event_type="typing",
+        value={"user_id": str(user_id), "is_typing": is_typing, "updated_at": iso(timezone.now())},
+        room_id=room_id,
+        actor_user_id=user_id,
+    )
+    await nc.jetstream().publish(
+        room_subject(room_id),
+        encode_envelope(actor_user_id=record.actor_user_id, data=record.data),
+        stream=STREAM_NAME,
+        headers={MSG_ID_HEADER: str(record.event_id)},
+        msg_ttl=TYPING_TTL_SECONDS,
+        timeout=2.0,
+    )
+
+
+def _membership_change(event: dict[str, Any], user_id: str) -> bool | None:
+    """True: the event makes `user_id` a member of its room; False: removes them; None: neither."""
+    if "room_join" in event and str((event.get("room_join") or {}).get("user_id") or "") == user_id:
+        return True
+    if "room_leave" in event and leaves_streaming(event=event, user_id=user_id):
+        return False
+    return None
+
+
+def replay_visible(items: list[StreamItem], *, user_id: int | str) -> list[bool]:
+    """Which replayed events the user may see. A replay covers the rooms the user is a member of now,
+    from the cursor on: the events of a room from before the user joined it (or between leaving and
+    re-joining) are not theirs. Membership changes are read off the replay itself, in order."""
+    me = str(user_id)
+    member: dict[str, bool] = {}
+    for item in items:  # a room whose first change is a join was not the user's before it
+        change = _membership_change(item.event, me)
+        room = str(item.event.get("room_id") or "")
+        if change is not None and room not in member:
+            member[room] = not change
+    visible: list[bool] = []
+    for item in items:
+        room = str(item.event.get("room_id") or "")
+        change = _membership_change(item.event, me)
+        if change is True:
+            member[room] = True
+        visible.append(not is_room_subject(item.subject) or member.get(room, True) or change is False)
+        if change is False:
+            member[room] = False
+    return visible
