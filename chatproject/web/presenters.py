@@ -18,7 +18,9 @@ SYSTEM_TEXTS = {
 
 
 def system_text(message: dict[str, Any]) -> str:
-    """The line shown for a system message: its sender's name and what happened."""
+    """The line shown for a system message: its text ("Alice added Bob"), else who did what."""
+    if message.get("text"):
+        return str(message["text"])
     action = SYSTEM_TEXTS.get(message.get("event") or "", "updated the group")
     who = ((message.get("sender") or {}).get("name") or "").strip()
     return f"{who} {action}" if who else action[:1].upper() + action[1:]

@@ -124,6 +124,7 @@ const SYSTEM_TEXTS = {
 };
 
 function systemText(m) {
+  if (m.text) return m.text;
   const action = SYSTEM_TEXTS[m.event || ""] || "updated the group";
   const who = ((m.sender && m.sender.name) || "").trim();
   return who ? `${who} ${action}` : action[0].toUpperCase() + action.slice(1);
@@ -717,6 +718,7 @@ function initRoom() {
 
   // ----- sending -----
 
+  let sendQueue = Promise.resolve();
   async function sendText(text, smid) {
     try {
       const data = await api("POST", "send", { room_id: roomId, text, sender_message_id: smid });
@@ -748,14 +750,16 @@ function initRoom() {
       reactions: [],
     });
     scrollToBottom();
-    sendText(text, smid);
+    // One send at a time, in the order typed: the server orders messages as it receives them.
+    sendQueue = sendQueue.then(() => sendText(text, smid));
   }
 
   function retry(el) {
     const smid = el.dataset.senderMessageId;
     if (!pending.has(smid)) return;
     setStatus(el, "SENDING", { force: true });
-    sendText(pending.get(smid), smid); // the same sender_message_id: never a second message
+    // The same sender_message_id: the server never makes a second message of it.
+    sendQueue = sendQueue.then(() => sendText(pending.get(smid), smid));
   }
 
   function autoGrow() {
@@ -1053,6 +1057,8 @@ function initRoom() {
       remove.hidden = !(room.can_remove && uid !== ME && p.role !== "OWNER");
       peopleList.appendChild(li);
     }
+    // Whoever is a member now is no longer someone to add.
+    for (const row of $all("#add-member-results .user-row")) if (people.has(row.dataset.userId)) row.remove();
   }
 
   async function refreshPeople() {
