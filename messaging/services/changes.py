@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from chatproject.errors import InvalidRequestData, NotFound, PermissionDenied
 from messaging import crypto
-from messaging.formatting import message_data_for
+from messaging.formatting import message_data_for, message_status
 from messaging.services.common import MESSAGE_NOT_FOUND, is_visible, message_access, room_key, unique
 from rooms import cache as room_cache
 from rooms.storage import get_repository
@@ -68,8 +68,11 @@ def message_edit(*, user_id: int, message_id: uuid.UUID, new_content: str = "", 
     with repo.atomic():
         edited = repo.message_edit(message.id, content=content, text=text, at=timezone.now())
         assert edited is not None
-        emit([_update_message_event(edited, actor_id=user_id)])
-    return EditResult(message=message_data_for(edited, viewer_id=user_id))
+        data = message_data_for(edited, viewer_id=user_id)
+        # Everyone else gets the message with the status it has for no one in particular (SENT).
+        event_data = {**data, "status": message_status(edited, viewer_id=None, viewer_meta=None, read_by_others=False)}
+        emit([room_event("update_message", event_data, room_id=edited.room_id, actor_user_id=user_id)])
+    return EditResult(message=data)
 
 
 def messages_delete(*, user_id: int, room_id: uuid.UUID, message_ids: Sequence[uuid.UUID]) -> DeleteResult:
