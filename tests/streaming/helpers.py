@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from rest_framework.test import APIClient
 
@@ -44,7 +45,7 @@ class StreamClient:
             params["cursor"] = str(cursor)
         headers = []
         if user is not None:
-            key = token or await sync_to_async(token_for)(user)
+            key = token or await database_sync_to_async(token_for)(user)
             headers.append((b"authorization", f"Token {key}".encode()))
         communicator = WebsocketCommunicator(application, f"/ws/chat/v1/stream?{urlencode(params)}", headers=headers)
         connected, _ = await communicator.connect(timeout=10)
@@ -54,9 +55,12 @@ class StreamClient:
 
     async def _next(self, timeout: float) -> Frame | None:
         """The next frame, or None at timeout; records a close."""
+        # Not communicator.receive_output(): its time-out cancels the application.
         try:
-            message = await self.communicator.receive_output(timeout)
+            message = await asyncio.wait_for(self.communicator.output_queue.get(), timeout)
         except TimeoutError:
+            if self.communicator.future.done():
+                self.communicator.future.result()  # the consumer crashed: raise its error
             return None
         if message["type"] == "websocket.close":
             self.close_code = message.get("code")
@@ -166,5 +170,5 @@ def toggle_mute(user: Any, room_id: str) -> dict[str, Any]:
 
 
 def rest(func: Callable[..., Any]) -> Callable[..., Any]:
-    """An async version of a sync REST helper (runs in a thread, with its own DB connection)."""
-    return sync_to_async(func, thread_sensitive=True)
+    """An async version of a sync REST helper (in a thread whose DB connection is closed after)."""
+    return database_sync_to_async(func)
