@@ -226,7 +226,9 @@ class Stream {
     if (this.stopped) return;
     if (navigator.onLine === false) { this.setStatus("offline"); return; }
     this.setStatus(this.everLive ? "reconnecting" : "connecting");
-    this.resumedWithoutCursor = this.everLive && !this.cursor;
+    // Without a cursor the server streams from now on: what happened between the page's render
+    // (or the last socket) and this connection is fetched through the REST API once it is live.
+    this.catchUp = !this.cursor;
     let ws;
     try {
       ws = new WebSocket(this.url());
@@ -305,10 +307,9 @@ class Stream {
       const wasLive = this.status === "live";
       this.attempt = 0;
       this.setStatus("live");
-      if (!wasLive && this.resumedWithoutCursor) {
-        // Reconnected with no cursor to resume from: catch up through the REST API.
-        this.resumedWithoutCursor = false;
-        this.onResync("reconnected");
+      if (!wasLive && this.catchUp) {
+        this.catchUp = false;
+        this.onResync(this.everLive ? "reconnected" : "initial");
       }
       this.everLive = true;
       return;
@@ -540,7 +541,7 @@ function initCreateRoom() {
 // --- page: room ---------------------------------------------------------------------------------------
 
 const STATUS_RANK = { ERROR: 0, SENDING: 0, SENT: 1, DELIVERED: 2, READ: 3 };
-const MARKS = { SENDING: "🕓", SENT: "✓", DELIVERED: "✓", READ: "✓✓", ERROR: "⚠ retry" };
+const MARKS = { SENDING: "…", SENT: "✓", DELIVERED: "✓", READ: "✓✓", ERROR: "⚠ retry" };
 const REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
 const TYPING_IDLE_MS = 4000;
 const TYPING_REPEAT_MS = 3000;
@@ -697,8 +698,9 @@ function initRoom() {
     return el;
   }
 
-  /** Catches up after a reconnect without cursor or a resync_required: merges the newest page. */
-  async function resync() {
+  /** Catches up when the stream cannot resume from a cursor (first connection, resync_required):
+   *  merges the newest history page. */
+  async function resync(reason) {
     try {
       const data = await api("GET", `history/${encodeURIComponent(roomId)}?limit=${pageSize}`);
       const items = data.items || [];
@@ -710,7 +712,7 @@ function initRoom() {
       }
       for (const m of items.slice().reverse()) upsertMessage(m);
       scheduleMarkRead();
-      refreshPeople();
+      if (reason !== "initial") refreshPeople();
     } catch (err) {
       flash(errorText(err));
     }

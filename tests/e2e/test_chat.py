@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import Person, Steps
 from tests.e2e.pages import (
+    ROOM_URL,
     assert_fits_viewport,
     create_group,
     message,
@@ -244,3 +245,33 @@ def test_load_older_pages_back_and_pinned_rooms_come_first(person: Callable[...,
     expect(first).to_have_attribute("data-room-id", older_room)
     expect(first.locator('[data-role="pinned"]')).to_be_visible()
     steps.shot(bob.page, "bob-pinned-room-first")
+
+
+def test_direct_message_from_the_user_picker(person: Callable[..., Person], steps: Steps) -> None:
+    alice, bob = person("alice"), person("bob")
+    person("bert")
+    wait_live(bob)
+
+    alice.goto("/rooms/new/")
+    alice.page.fill("#user-search", "bob")  # filters the server-rendered list as one types
+    expect(alice.page.locator("#user-list .user-row:visible")).to_have_count(1)
+    alice.page.check(f'input[name="participants"][value="{bob.user.id}"]')
+    steps.shot(alice.page, "alice-picks-bob")
+    alice.page.click("#create-submit")
+    alice.page.wait_for_url(ROOM_URL)
+    room_id = ROOM_URL.match(alice.page.url).group(1)  # type: ignore[union-attr]
+    expect(alice.page.locator("#room-title")).to_have_text("Bob")
+    wait_live(alice)
+    send(alice, "hi Bob")
+
+    item = room_item(bob, room_id)
+    expect(item.locator('[data-role="name"]')).to_have_text("Alice", timeout=5_000)
+    expect(item.locator('[data-role="preview"]')).to_have_text("hi Bob", timeout=5_000)
+    steps.shot(bob.page, "bob-sees-the-direct-chat")
+
+    # Asking for a direct chat with Bob again opens the same room.
+    alice.goto("/rooms/new/")
+    alice.page.check(f'input[name="participants"][value="{bob.user.id}"]')
+    alice.page.click("#create-submit")
+    alice.page.wait_for_url(f"{alice.base}/rooms/{room_id}/")
+    expect(message(alice, "hi Bob")).to_have_count(1)
