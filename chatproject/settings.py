@@ -201,3 +201,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": _env_str("CHAT_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+if CHAT_STORAGE == "scylla":
+    from chatproject.settings_scylla import *  # noqa: E402,F403  (the Cassandra database: settings_scylla.py)
