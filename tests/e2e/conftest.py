@@ -79,10 +79,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=5)
 
 
-def _has_command(name: str) -> bool:
-    return (ROOT / "streaming" / "management" / "commands" / f"{name}.py").exists()
-
-
 def _delete_durables(prefix: str) -> None:
     """Removes this run's bridge consumers from the shared JetStream server (they would outlive it)."""
     import asyncio
@@ -112,54 +108,68 @@ def _delete_durables(prefix: str) -> None:
     thread.join(timeout=20)
 
 
-@pytest.fixture(scope="module")
-def chat_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
-    """The base URL of daphne (+ the bridge) serving the chat on the test database."""
-    logs = ARTIFACTS / "server"
-    logs.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env.update(
-        DATABASE_URL=_database_url(),
-        DJANGO_DEBUG="1",  # static files through Django (chatproject/urls.py)
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        PYTHONUNBUFFERED="1",
-        CHAT_LOG_LEVEL=os.environ.get("CHAT_LOG_LEVEL", "INFO"),
-    )
-    procs: list[subprocess.Popen[bytes]] = []
-    bridge = _has_command("chat_bridge")
-    durable_prefix = f"e2e-{os.getpid()}-{port}"
-    try:
-        daphne_log = logs / "daphne.log"
-        daphne = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chatproject.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=daphne_log.open("wb"),
-            stderr=subprocess.STDOUT,
+class ChatServer:
+    """daphne (HTTP + WebSocket) and the bridge, as subprocesses on the test database."""
+
+    def __init__(self) -> None:
+        self.logs = ARTIFACTS / "server"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        for old in self.logs.glob("*.log"):
+            old.unlink()
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        # Durables of our own: the NATS server is shared with other test runs and bridges.
+        self.durable_prefix = f"e2e-{os.getpid()}-{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        self.env.update(
+            DATABASE_URL=_database_url(),
+            DJANGO_DEBUG="1",  # static files through Django (chatproject/urls.py)
+            DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+            PYTHONUNBUFFERED="1",
         )
-        procs.append(daphne)
-        if bridge:
-            bridge_log = logs / "bridge.log"
-            procs.append(
-                subprocess.Popen(
-                    # Durables of our own: the NATS server is shared with other runs and bridges.
-                    [sys.executable, "manage.py", "chat_bridge", "--durable-prefix", durable_prefix]
-                    + ["--relay", "--no-push"],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=bridge_log.open("wb"),
-                    stderr=subprocess.STDOUT,
-                )
-            )
-        base = f"http://127.0.0.1:{port}"
-        _wait_http(f"{base}/accounts/login/", daphne, daphne_log)
-        yield base
+        self.web: subprocess.Popen[bytes] | None = None
+        self.bridge: subprocess.Popen[bytes] | None = None
+
+    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen[bytes]:
+        log = (self.logs / log_name).open("ab")
+        return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def start(self) -> None:
+        bridge_args = ["chat_bridge", "--durable-prefix", self.durable_prefix, "--relay", "--no-push"]
+        self.bridge = self._spawn([sys.executable, "manage.py", *bridge_args], "bridge.log")
+        self.start_web()
+
+    def start_web(self) -> None:
+        self.web = self._spawn(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "chatproject.asgi:application"],
+            "daphne.log",
+        )
+        _wait_http(f"{self.url}/accounts/login/", self.web, self.logs / "daphne.log")
+
+    def stop_web(self) -> None:
+        if self.web is not None:
+            _stop(self.web)
+            self.web = None
+
+    def stop(self) -> None:
+        self.stop_web()
+        if self.bridge is not None:
+            _stop(self.bridge)
+            self.bridge = None
+            _delete_durables(self.durable_prefix)
+
+
+@pytest.fixture(scope="module")
+def chat_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[ChatServer]:
+    """The chat served on the test database by daphne and the bridge, for one test module."""
+    if not (ROOT / "streaming" / "management" / "commands" / "chat_bridge.py").exists():
+        pytest.fail("manage.py chat_bridge is missing: the live stream has not landed")
+    server = ChatServer()
+    try:
+        server.start()
+        yield server
     finally:
-        for proc in reversed(procs):
-            _stop(proc)
-        if bridge:
-            _delete_durables(durable_prefix)
+        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +245,7 @@ class Person:
 
 
 @pytest.fixture
-def person(chat_server: str, browser: Any, transactional_db: None) -> Iterator[Callable[..., Person]]:
+def person(chat_server: ChatServer, browser: Any, transactional_db: None) -> Iterator[Callable[..., Person]]:
     """person("alice") → a user logged in in a fresh browser context (closed after the test)."""
     from tests.factories import UserFactory
 
@@ -246,15 +256,15 @@ def person(chat_server: str, browser: Any, transactional_db: None) -> Iterator[C
         context = browser.new_context(viewport=viewport or {"width": 1000, "height": 760})
         context.set_default_timeout(10_000)
         page = context.new_page()
-        who = Person(user=user, context=context, page=page, base=chat_server)
+        who = Person(user=user, context=context, page=page, base=chat_server.url)
         page.on("dialog", lambda d: (who.dialogs.append(d.message), d.dismiss()))
         page.on("console", lambda m: who.console_errors.append(m.text) if m.type == "error" else None)
         page.on("websocket", lambda ws: who.sockets.append(ws.url))
-        page.goto(f"{chat_server}/accounts/login/")
+        page.goto(f"{chat_server.url}/accounts/login/")
         page.fill("#id_username", username)
         page.fill("#id_password", PASSWORD)
         page.click("button[type=submit]")
-        page.wait_for_url(f"{chat_server}/")
+        page.wait_for_url(f"{chat_server.url}/")
         made.append(who)
         return who
 

@@ -3,6 +3,7 @@ reconnection after going offline, and message text that is never interpreted as 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlparse
@@ -10,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Person, Steps
+from tests.e2e.conftest import ChatServer, Person, Steps
 from tests.e2e.pages import (
     ROOM_URL,
     assert_fits_viewport,
@@ -23,6 +24,9 @@ from tests.e2e.pages import (
 )
 
 pytestmark = pytest.mark.e2e
+
+# An own message the server has: SENT, or READ already if the other side has the room open.
+DELIVERED = re.compile("^(SENT|READ)$")
 
 
 def test_group_appears_live_messages_arrive_read_marks_and_typing(
@@ -152,7 +156,7 @@ def test_edit_delete_react_and_people_on_a_phone_sized_screen(person: Callable[.
 
     send(bob, "helo")
     own = message(bob, "helo")
-    expect(own).to_have_attribute("data-status", "SENT", timeout=5_000)
+    expect(own).to_have_attribute("data-status", DELIVERED, timeout=5_000)
     expect(message(alice, "helo")).to_be_visible(timeout=5_000)
     steps.shot(bob.page, "bob-360px-room")
 
@@ -275,3 +279,33 @@ def test_direct_message_from_the_user_picker(person: Callable[..., Person], step
     alice.page.click("#create-submit")
     alice.page.wait_for_url(f"{alice.base}/rooms/{room_id}/")
     expect(message(alice, "hi Bob")).to_have_count(1)
+
+
+def test_server_restart_reconnects_and_a_failed_send_is_retried_once(
+    person: Callable[..., Person], chat_server: ChatServer, steps: Steps
+) -> None:
+    alice, bob = person("alice"), person("bob")
+    room_id = create_group(alice, "Restart", [bob])
+    open_room(bob, room_id)
+    wait_live(alice)
+    send(alice, "before the restart")
+    expect(message(bob, "before the restart")).to_be_visible(timeout=5_000)
+
+    chat_server.stop_web()
+    expect(bob.page.locator("#conn-status")).to_have_text("Reconnecting…", timeout=5_000)
+    send(alice, "during the outage")
+    failed = message(alice, "during the outage")
+    expect(failed).to_have_attribute("data-status", "ERROR", timeout=5_000)
+    steps.shot(alice.page, "alice-send-failed-server-down")
+    steps.shot(bob.page, "bob-reconnecting")
+
+    chat_server.start_web()
+    wait_live(bob, timeout=20_000)
+    wait_live(alice, timeout=20_000)
+    assert parse_qs(urlparse(bob.sockets[-1]).query).get("cursor", [""])[0]
+    failed.locator('[data-role="mark"]').click()  # retry, with the same sender_message_id
+    expect(failed).to_have_attribute("data-status", DELIVERED, timeout=5_000)
+    expect(message(bob, "during the outage")).to_have_count(1, timeout=5_000)
+    send(alice, "after the restart")
+    expect(message(bob, "after the restart")).to_have_count(1, timeout=5_000)
+    steps.shot(bob.page, "bob-live-again")
