@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory, token_for
+
+pytest_plugins = ["tests.storage.plugin"]  # the storage back end of the run (CHAT_STORAGE)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -18,6 +21,12 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "The tests run on PostgreSQL: use `make test` (it starts the services and sets DATABASE_URL)."
         )
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """The factories set passwords; the default hasher costs ~0.3 s a user."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

@@ -46,12 +46,6 @@ def outbox_types(room_id: uuid.UUID) -> list[str]:
     return [e.event_type for e in outbox(room_id=str(room_id))]
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    """The factories set passwords; the default hasher costs ~0.3 s a user."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 _SHARED_ENCRYPTION_DATA: list[str] = []
 
 
