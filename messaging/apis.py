@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chatproject.api import SUCCESS, error_responses, validated
 from chatproject.pagination import page_from, page_meta
 from messaging import selectors, services
 from messaging.serializers import (
@@ -32,19 +32,11 @@ from messaging.serializers import (
 )
 
 TAG = "messages"
-ERRORS = {
-    400: OpenApiResponse(description="invalid_request_data: `{code, message, details}`"),
-    401: OpenApiResponse(description="invalid_token"),
-    404: OpenApiResponse(description="not_found: no such room or message, or the caller is not a member"),
-}
-ERRORS_403 = {**ERRORS, 403: OpenApiResponse(description="permission_denied: the caller may not do this")}
-SUCCESS = {"success": True}
-
-
-def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
+ERRORS = error_responses(not_found="no such room or message, or the caller is not a member")
+ERRORS_403 = error_responses(
+    not_found="no such room or message, or the caller is not a member",
+    forbidden="the caller may not do this",
+)
 
 
 class SendMessageApi(APIView):
@@ -60,7 +52,7 @@ class SendMessageApi(APIView):
         "p2p room whose partner the caller blocked.",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(SendMessageSerializer, request.data)
+        data = validated(SendMessageSerializer, request.data)
         mentions = [services.MentionInput(tag=m["tag"], user=m["user"]) for m in data.pop("mentions")]
         result = services.message_send(user_id=request.user.id, request=services.SendRequest(mentions=mentions, **data))
         return Response({**SUCCESS, "message": result.message})
@@ -76,7 +68,7 @@ class EditMessageApi(APIView):
         "Publishes `update_message`.",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(EditMessageSerializer, request.data)
+        data = validated(EditMessageSerializer, request.data)
         result = services.message_edit(
             user_id=request.user.id,
             message_id=data["message_id"],
@@ -96,7 +88,7 @@ class DeleteMessageApi(APIView):
         "One `delete_message` event per message.",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(RoomMessagesSerializer, request.data)
+        data = validated(RoomMessagesSerializer, request.data)
         services.messages_delete(user_id=request.user.id, room_id=data["room_id"], message_ids=data["message_ids"])
         return Response(SUCCESS)
 
@@ -111,7 +103,7 @@ class ReactToMessageApi(APIView):
         "message's reactions.",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(ReactSerializer, request.data)
+        data = validated(ReactSerializer, request.data)
         services.message_react(user_id=request.user.id, message_id=data["message_id"], reaction=data["reaction"])
         return Response(SUCCESS)
 
@@ -127,7 +119,7 @@ class MessageHistoryApi(APIView):
         "messages arrive). With only after-bounds the page holds the oldest messages after the bound.",
     )
     def get(self, request: Request, id: uuid.UUID) -> Response:  # noqa: A002 - the original path parameter
-        query = _valid(HistoryQuerySerializer, request.query_params)
+        query = validated(HistoryQuerySerializer, request.query_params)
         params = request.query_params.copy()
         if "limit" not in params and query.get("messages_per_room"):
             params["limit"] = str(query["messages_per_room"])
@@ -207,7 +199,7 @@ class MarkMessagesAsReadApi(APIView):
         "messages of the room. One `status_update` READ per given message of someone else.",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(RoomMessagesSerializer, request.data)
+        data = validated(RoomMessagesSerializer, request.data)
         result = services.messages_mark_read(
             user_id=request.user.id, room_id=data["room_id"], message_ids=data["message_ids"]
         )
@@ -224,7 +216,7 @@ class InitialSyncApi(APIView):
         "to `messages_per_room` messages created or changed since. Pass `sync_timestamp` next time.",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(SyncSerializer, request.data)
+        data = validated(SyncSerializer, request.data)
         return Response(
             selectors.initial_sync(
                 user_id=request.user.id,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chatproject.api import SUCCESS, error_responses, validated
 from chatproject.pagination import page_from, page_meta
 from rooms import selectors, services
 from rooms.serializers import (
@@ -28,19 +29,11 @@ from rooms.serializers import (
 )
 
 TAG = "rooms"
-ERRORS = {
-    400: OpenApiResponse(description="invalid_request_data: `{code, message, details}`"),
-    401: OpenApiResponse(description="invalid_token"),
-    404: OpenApiResponse(description="not_found: no such room, or the caller is not a member"),
-}
-ERRORS_403 = {**ERRORS, 403: OpenApiResponse(description="permission_denied: the caller's role lacks it")}
-SUCCESS = {"success": True}
-
-
-def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
+ERRORS = error_responses(not_found="no such room, or the caller is not a member")
+ERRORS_403 = error_responses(
+    not_found="no such room, or the caller is not a member",
+    forbidden="the caller's role lacks it",
+)
 
 
 class RoomListApi(APIView):
@@ -54,7 +47,7 @@ class RoomListApi(APIView):
         "`since` keeps rooms changed at or after that time.",
     )
     def get(self, request: Request) -> Response:
-        query = _valid(RoomListQuerySerializer, request.query_params)
+        query = validated(RoomListQuerySerializer, request.query_params)
         page = page_from(request.query_params)
         items, total = selectors.room_list(
             user_id=request.user.id,
@@ -76,7 +69,7 @@ class RoomCreateApi(APIView):
         "one. group: needs a name. The caller becomes OWNER, the others MEMBERs.",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(RoomCreateSerializer, request.data)
+        data = validated(RoomCreateSerializer, request.data)
         result = services.room_create(
             user_id=request.user.id,
             room_type=data["type"],
@@ -106,7 +99,7 @@ class RoomUpdateApi(APIView):
         description="Groups only. A MEMBER needs `edit_group`; member permissions are changed by OWNER/ADMIN only.",
     )
     def put(self, request: Request) -> Response:
-        data = _valid(RoomUpdateSerializer, request.data)
+        data = validated(RoomUpdateSerializer, request.data)
         room_id = data.pop("id")
         services.room_update(user_id=request.user.id, room_id=room_id, changes=data)
         return Response(SUCCESS)
@@ -120,7 +113,7 @@ class RoomParticipantsApi(APIView):
         responses={200: RoomParticipantListSerializer, **ERRORS},
     )
     def get(self, request: Request, id: uuid.UUID) -> Response:  # noqa: A002
-        query = _valid(PageQuerySerializer, request.query_params)
+        query = validated(PageQuerySerializer, request.query_params)
         page = page_from(request.query_params)
         items, total = selectors.room_participants(
             room_id=id, user_id=request.user.id, page=page, search=query["search"]
@@ -137,7 +130,7 @@ class ParticipantAddApi(APIView):
         description="Groups only. A MEMBER needs `add_member`. Removed members are re-activated.",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(ParticipantAddSerializer, request.data)
+        data = validated(ParticipantAddSerializer, request.data)
         services.room_participants_add(
             user_id=request.user.id, room_id=data["id"], participant_ids=data["participants"]
         )
@@ -153,7 +146,7 @@ class ParticipantUpdateApi(APIView):
         description="OWNER or ADMIN only. Only the OWNER hands over the ownership (and becomes ADMIN).",
     )
     def put(self, request: Request) -> Response:
-        data = _valid(ParticipantUpdateSerializer, request.data)
+        data = validated(ParticipantUpdateSerializer, request.data)
         services.room_participant_role_set(
             user_id=request.user.id, room_id=data["id"], participant_id=data["participant"], role=data["role"]
         )
@@ -170,7 +163,7 @@ class RoomLeaveApi(APIView):
         "only itself; `leave_all` (OWNER) empties and deletes a group.",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(RoomLeaveSerializer, request.data)
+        data = validated(RoomLeaveSerializer, request.data)
         services.room_leave(
             user_id=request.user.id,
             room_id=data["id"],
@@ -184,7 +177,7 @@ class _ToggleApi(APIView):
     toggle = staticmethod(services.room_pin_toggle)
 
     def post(self, request: Request) -> Response:
-        data = _valid(RoomIdSerializer, request.data)
+        data = validated(RoomIdSerializer, request.data)
         type(self).toggle(user_id=request.user.id, room_id=data["id"])
         return Response(SUCCESS)
 
