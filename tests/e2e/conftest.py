@@ -172,6 +172,12 @@ def chat_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[ChatS
         server.stop()
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing() -> None:
+    """Overrides tests/conftest.py's MD5 hasher: the server subprocesses check the passwords of the
+    login page with the default hashers of the settings."""
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Chromium, for one test module.
@@ -236,6 +242,11 @@ class Person:
     console_errors: list[str] = field(default_factory=list)
     sockets: list[str] = field(default_factory=list)
 
+    def on_dialog(self, dialog: Any) -> None:
+        """Records and dismisses a dialog (alert, confirm): the pages must never open one."""
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
     @property
     def name(self) -> str:
         return str(self.user.chat_profile.display_name)
@@ -257,7 +268,7 @@ def person(chat_server: ChatServer, browser: Any, transactional_db: None) -> Ite
         context.set_default_timeout(10_000)
         page = context.new_page()
         who = Person(user=user, context=context, page=page, base=chat_server.url)
-        page.on("dialog", lambda d: (who.dialogs.append(d.message), d.dismiss()))
+        page.on("dialog", who.on_dialog)
         page.on("console", lambda m: who.console_errors.append(m.text) if m.type == "error" else None)
         page.on("websocket", lambda ws: who.sockets.append(ws.url))
         page.goto(f"{chat_server.url}/accounts/login/")

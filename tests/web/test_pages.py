@@ -15,11 +15,6 @@ from rooms import services as room_services
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _client(user: Any) -> Client:
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
