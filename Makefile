@@ -25,6 +25,7 @@ run: venv
 
 services: venv
 	bash scripts/services.sh
+	bash scripts/chromium.sh
 
 test: venv services
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
