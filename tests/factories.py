@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import factory
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
@@ -19,13 +21,14 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "pass-1234")
 
     @factory.post_generation
-    def profile(self, create: bool, extracted: dict | None, **kwargs: object) -> None:
+    def profile(obj: Any, create: bool, extracted: dict[str, Any] | None, **kwargs: object) -> None:  # noqa: N805
+        """Gives the user a chat profile, and saves the password set above."""
         if not create:
             return
-        values = {"display_name": f"Name {self.username}", "phone": "+100000", "avatar_url": ""}
+        values = {"display_name": f"Name {obj.username}", "phone": "+100000", "avatar_url": ""}
         values.update(extracted or {})
-        Profile.objects.create(user=self, **values)
-        self.save()
+        Profile.objects.create(user=obj, **values)
+        obj.save()
 
 
 def token_for(user: object) -> str:
