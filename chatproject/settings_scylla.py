@@ -54,5 +54,6 @@ DATABASES = {
     ),
 }
 INSTALLED_APPS = [*_base.INSTALLED_APPS, "django_cassandra_engine", "rooms.storage.scylla"]
+LOGGING = {**_base.LOGGING, "loggers": {**_base.LOGGING["loggers"], "cassandra": {"level": "WARNING"}}}
 
-__all__ = ["CASSANDRA_DB_ALIAS", "DATABASES", "INSTALLED_APPS"]
+__all__ = ["CASSANDRA_DB_ALIAS", "DATABASES", "INSTALLED_APPS", "LOGGING"]

@@ -296,6 +296,14 @@ class Cql:
             batch.add(self.prepare(w.cql), w.params)
         self.session().execute(batch)
 
+    def execute_each(self, writes: Sequence[Write]) -> None:
+        """Independent (idempotent) writes, each on its own, concurrently: no batch, no atomicity."""
+        if not writes:
+            return
+        _journal_record(writes)
+        statements = [(self.prepare(w.cql), w.params) for w in writes]
+        execute_concurrent(self.session(), statements, concurrency=CONCURRENCY, raise_on_first_error=True)
+
     def lwt(self, write: Write) -> tuple[bool, dict[str, Any]]:
         """A lightweight transaction (IF ...): whether it applied, and the existing row when it did not."""
         _journal_record([write])

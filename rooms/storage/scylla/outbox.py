@@ -184,9 +184,7 @@ class ScyllaOutboxMixin:
                 ]
             else:
                 deletes += [delete("outbox_published", {"bucket": bucket, "event_id": r["event_id"]}) for r in old]
-            # Idempotent deletes: no batch needed, sent concurrently in small groups.
-            for group in c.chunks(deletes, 50):
-                cql.execute_writes(group, batch_type=c.BatchType.UNLOGGED)
+            cql.execute_each(deletes)  # idempotent: no batch needed
             pruned += len(old)
         return pruned
 

@@ -1,0 +1,83 @@
+"""Contract of OutboxStore: events exist iff their unit of work commits; the relay's queries."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from rooms.storage import ChatRepository
+from rooms.storage.records import OutboxRecord
+from tests.storage.conftest import make_room
+
+
+def event(room_id: uuid.UUID | str = "", kind: str = "is_room_updated") -> OutboxRecord:
+    event_id = uuid.uuid4()
+    return OutboxRecord(
+        event_id=event_id,
+        subject=f"CHAT_EVENTS.{room_id}",
+        event_type=kind,
+        room_id=str(room_id),
+        actor_user_id="7",
+        data={"event_id": str(event_id), "room_id": str(room_id), kind: True, "nested": {"a": [1, "ü"]}},
+    )
+
+
+def _ids(records: list[OutboxRecord]) -> list[uuid.UUID]:
+    return [r.event_id for r in records]
+
+
+def test_events_are_written_with_the_unit_of_work_or_not_at_all(repo: ChatRepository, users: Any) -> None:
+    owner, member = users(2)
+    kept, dropped = event(), event()
+    with repo.atomic():
+        room = make_room(repo, owner, [member])
+        repo.outbox_add([kept])
+    with pytest.raises(RuntimeError):
+        with repo.atomic():
+            repo.room_touch(room.id, at=timezone.now() + timedelta(days=1))
+            repo.outbox_add([dropped])
+            raise RuntimeError("boom")
+    assert _ids(repo.outbox_get([kept.event_id, dropped.event_id])) == [kept.event_id]
+    assert repo.room_get(room.id).updated_at < timezone.now() + timedelta(hours=1)  # type: ignore[union-attr]
+    stored = repo.outbox_get([kept.event_id])[0]
+    assert (stored.subject, stored.event_type, stored.room_id, stored.actor_user_id, stored.data) == (
+        kept.subject,
+        kept.event_type,
+        kept.room_id,
+        kept.actor_user_id,
+        kept.data,
+    )
+    assert stored.published_at is None and stored.attempts == 0 and stored.created_at is not None
+
+
+def test_pending_publish_fail_and_prune(repo: ChatRepository) -> None:
+    events = [event(kind="typing" if i % 2 else "is_room_updated") for i in range(5)]
+    with repo.atomic():
+        repo.outbox_add(events[:3])
+    repo.outbox_add(events[3:])
+    now = timezone.now()
+    assert _ids(repo.outbox_pending(limit=10, now=now)) == _ids(events)  # emit order
+    assert _ids(repo.outbox_pending(limit=2, now=now)) == _ids(events[:2])
+    assert _ids(repo.outbox_get([e.event_id for e in reversed(events)])) == _ids(events)
+
+    repo.outbox_mark_published([events[0].event_id, events[2].event_id], at=now)
+    repo.outbox_mark_published([events[0].event_id], at=now + timedelta(minutes=1))  # already: unchanged
+    repo.outbox_mark_failed([events[1].event_id], error="nats down", retry_at=now + timedelta(seconds=30))
+    assert _ids(repo.outbox_pending(limit=10, now=now)) == [events[3].event_id, events[4].event_id]
+    assert _ids(repo.outbox_pending(limit=10, now=now + timedelta(seconds=31))) == [
+        events[1].event_id,
+        events[3].event_id,
+        events[4].event_id,
+    ]
+    published, failed = repo.outbox_get([events[0].event_id, events[1].event_id])
+    assert (published.published_at, published.attempts) == (now, 1)
+    assert (failed.published_at, failed.attempts) == (None, 1)
+
+    assert repo.outbox_prune(published_before=now) == 0
+    assert repo.outbox_prune(published_before=now + timedelta(seconds=1)) == 2
+    assert _ids(repo.outbox_get([e.event_id for e in events])) == _ids(events[1:2] + events[3:])
+    assert repo.outbox_prune(published_before=now + timedelta(hours=2)) == 0
