@@ -186,8 +186,16 @@ class Bridge:
                 reset = await self.js.reset_consumer(STREAM_NAME, durable)
                 logger.info("bridge: %s resumes at #%s (ack floor)", durable, reset.reset_seq)
             break
+
+        async def guarded(msg: Msg) -> None:
+            # nats-py hands a callback's exception to the error callback: log it here, with context.
+            try:
+                await cb(msg)
+            except Exception:
+                logger.exception("bridge: %s failed on %s; it will be redelivered", durable, msg.subject)
+
         sub = await self.js.subscribe(
-            filter_subject or STREAM_SUBJECT_ANY, durable=durable, stream=STREAM_NAME, cb=cb, manual_ack=True
+            filter_subject or STREAM_SUBJECT_ANY, durable=durable, stream=STREAM_NAME, cb=guarded, manual_ack=True
         )
         self._subs.append(sub)
 

@@ -87,17 +87,25 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.user_id = int(user.pk)
         self.direct_subject = direct_subject(self.user_id)
         self.room_subjects = {room_subject(r) for r in room_ids}
+        # The stream's end BEFORE joining the groups: whatever is stored after it is this connection's,
+        # live or (forwarded before the groups were joined) caught up from JetStream below.
+        bounds = await self._bounds()
         await self._join([user_group(self.user_id), *(room_group(r) for r in room_ids)])
         await get_registry().register(self.user_id, self.channel_name)
         await self.send_json({"connected": True})
 
-        bounds = await self._bounds()
         cursor_param = _param(params, "cursor")
         if cursor_param:
             await self._replay_from(cursor_param, bounds)
         else:
             self.cursor = StreamCursor(floor=bounds[1] if bounds else None)
+            if bounds is not None:
+                for item in await self._read(subjects=self._subjects(), after=bounds[1], quiet=True):
+                    await self._process(item, live=False)
         self.heartbeat = asyncio.create_task(self._heartbeat())
+
+    def _subjects(self) -> list[str]:
+        return [self.direct_subject, *sorted(self.room_subjects)]
 
     async def disconnect(self, code: int) -> None:
         if self.heartbeat is not None:
@@ -269,10 +277,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             self.cursor = StreamCursor(floor=None)
             await self.send_json(error_frame("resync_required", RESYNC_MESSAGE))
             return
-        subjects = [self.direct_subject, *sorted(self.room_subjects)]
         try:
             nc = await shared_connection()
-            items = await read_after(nc.jetstream(), subjects=subjects, after=cursor, bounds=bounds)
+            # The stream's end now (not at connect): the groups are joined, later events come live.
+            items = await read_after(nc.jetstream(), subjects=self._subjects(), after=cursor)
         except Exception as exc:
             if not isinstance(exc, ResyncRequiredError | NatsUnavailableError):
                 logger.exception("stream: replay after cursor %d failed", cursor)

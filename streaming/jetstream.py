@@ -69,20 +69,16 @@ async def connect(*, name: str, url: str | None = None, connect_timeout: float =
     async def _quiet(exc: Exception) -> None:
         logger.debug("nats %s: %s", name, exc)
 
-    options.setdefault("max_reconnect_attempts", -1)
     options.setdefault("reconnect_time_wait", 0.5)
     options.setdefault("error_cb", _quiet)
     try:
-        return await nats.connect(
-            target,
-            name=name,
-            connect_timeout=connect_timeout,
-            allow_reconnect=True,
-            # The first connect must fail fast and clearly: nats-py would otherwise retry forever.
-            **options,
-        )
+        # The first connect must fail fast and clearly: with unlimited reconnect attempts, nats-py
+        # would retry an unreachable server forever (two tries here, then NoServersError).
+        nc = await nats.connect(target, name=name, connect_timeout=connect_timeout, max_reconnect_attempts=1, **options)
     except Exception as exc:  # nats raises NoServersError, OSError, TimeoutError...
         raise NatsUnavailableError(f"cannot connect to NATS at {target}: {exc or type(exc).__name__}") from exc
+    nc.options["max_reconnect_attempts"] = -1  # once connected, ride out NATS restarts, however long
+    return nc
 
 
 async def ensure_stream(js: JetStreamContext) -> api.StreamInfo:

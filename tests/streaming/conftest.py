@@ -132,17 +132,20 @@ class BridgeProcess:
             text=True,
         )
         ready = threading.Event()
+        running = threading.Event()
 
         def pump() -> None:
             assert self.process is not None and self.process.stdout is not None
             for line in self.process.stdout:
                 self.output.append(line)
                 if "running" in line and "chat_bridge" in line:
+                    running.set()
                     ready.set()
-            ready.set()
+            ready.set()  # end of output: the process is gone
 
         threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(timeout) or self.process.poll() is not None:
+        if not ready.wait(timeout) or not running.is_set():
+            self.kill()
             raise AssertionError("chat_bridge did not start:\n" + "".join(self.output[-40:]))
         return self
 
@@ -182,6 +185,7 @@ def bridge(_stream_services: dict[str, str]) -> Iterator[Callable[..., BridgePro
     yield start
     for proc in started:
         proc.kill()
+        print(f"--- chat_bridge {' '.join(proc.args)}\n{proc.log}")  # shown when the test fails
     errors = [line for proc in started for line in proc.output if " ERROR " in line or "Traceback" in line]
     assert not errors, "the bridge logged errors:\n" + "".join(errors)
 
