@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
@@ -116,3 +117,9 @@ class Relay:
         finally:
             if self._own_connection and self._nc is not None:
                 await self._nc.close()
+
+
+def outbox_retry_now(event_ids: list[uuid.UUID]) -> int:
+    """Makes unpublished events due at once (a staff action); returns how many were asked for."""
+    get_repository().outbox_mark_failed(event_ids, error="retry requested by staff", retry_at=timezone.now())
+    return len(event_ids)
