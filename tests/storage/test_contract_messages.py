@@ -295,3 +295,45 @@ def test_messages_since(repo: ChatRepository, users: Any) -> None:
     everything = repo.messages_since(room_ids=[room.id], viewer_id=me.id, since=ago(days=3), per_room=50)
     assert len(everything[room.id]) == 5
     assert repo.messages_since(room_ids=[room.id], viewer_id=me.id, since=since, per_room=0) == {}
+
+
+def test_a_rejoined_member_sees_what_was_sent_to_them_not_what_was_sent_while_away(
+    repo: ChatRepository, users: Any
+) -> None:
+    owner, member = users(2)
+    room = make_room(repo, owner, [member], at=ago(hours=3))
+    before = make_message(repo, room, owner, at=ago(hours=2), readers=[member])
+    with repo.atomic():
+        repo.participants_remove(room.id, user_ids=[member.id], at=ago(minutes=90))
+    away = make_message(repo, room, owner, at=ago(hours=1))
+    rejoined = ago(minutes=30)
+    with repo.atomic():
+        repo.participants_add(room.id, user_ids=[member.id], role="MEMBER", at=rejoined)
+    after = make_message(repo, room, owner, at=ago(minutes=10), readers=[member])
+
+    window = MessageWindow(room_id=room.id, viewer_id=member.id, visible_from=rejoined)
+    assert _ids(repo.messages_page(window, limit=10)) == [after.id, before.id]
+    assert _ids(repo.messages_page(window, limit=1, offset=1)) == [before.id]
+    assert _ids(repo.messages_page(window, limit=10, oldest_first=True)) == [before.id, after.id]
+    assert repo.messages_count(window) == 2
+    cursor = MessageCursor(created_at=after.created_at, id=after.id)
+    paged = MessageWindow(room_id=room.id, viewer_id=member.id, visible_from=rejoined, before=cursor)
+    assert _ids(repo.messages_page(paged, limit=10)) == [before.id]
+
+    since = repo.messages_since(room_ids=[room.id], viewer_id=member.id, since=ago(days=1), per_room=10)
+    assert _ids(since[room.id]) == [after.id, before.id]
+    assert away.id in _ids(repo.messages_page(MessageWindow(room_id=room.id, viewer_id=owner.id), limit=10))
+
+
+def test_deleted_messages_are_tombstones_in_sync(repo: ChatRepository, users: Any) -> None:
+    owner, member = users(2)
+    room = make_room(repo, owner, [member], at=ago(hours=2))
+    kept = make_message(repo, room, owner, at=ago(hours=1), readers=[member])
+    gone = make_message(repo, room, owner, at=ago(minutes=50), readers=[member])
+    since = ago(minutes=5)
+    with repo.atomic():
+        repo.messages_soft_delete([gone.id], at=timezone.now())
+    found = repo.messages_since(room_ids=[room.id], viewer_id=member.id, since=since, per_room=10)
+    assert [(m.id, m.is_deleted) for m in found[room.id]] == [(gone.id, True)]
+    assert kept.id in _ids(repo.messages_page(MessageWindow(room_id=room.id, viewer_id=member.id), limit=10))
+    assert repo.last_messages([room.id], viewer_id=member.id) == {room.id: kept}

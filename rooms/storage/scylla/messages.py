@@ -61,6 +61,10 @@ COUNT_RANGE = (
     "SELECT message_id, is_deleted FROM {messages_by_room}"
     " WHERE room_id = ? AND bucket = ? AND message_tid > ? AND message_tid < ?"
 )
+SELECT_SENT_TO = (
+    "SELECT message_tid FROM {messages_sent_to_user}"
+    " WHERE user_id = ? AND room_id = ? AND message_tid > ? AND message_tid < ?"
+)
 SELECT_HIDDEN = "SELECT room_id, message_id FROM {hidden_messages_by_user} WHERE user_id = ? AND room_id IN ?"
 SELECT_SENDER_CLAIM = "SELECT * FROM {message_by_sender_message_id} WHERE sender_id = ? AND sender_message_id = ?"
 SELECT_METAS_OF_MESSAGES = "SELECT * FROM {message_status_by_message} WHERE message_id IN ?"
@@ -149,11 +153,10 @@ def _time_of(tid: uuid.UUID) -> int:
 
 
 def _bounds(window: MessageWindow) -> tuple[uuid.UUID, uuid.UUID]:
-    """The window as exclusive timeuuid bounds (lower, upper) in the table's order."""
+    """The window's cursor and date bounds as exclusive timeuuids (lower, upper), in the table's order
+    (visible_from is not a bound: messages sent to the viewer before it are in the window)."""
     lower = [c.LOWEST_TIMEUUID]
     upper = [c.HIGHEST_TIMEUUID]
-    if window.visible_from is not None:  # created_at >= visible_from
-        lower.append(c.max_timeuuid(to_us(window.visible_from) - 1))
     if window.after is not None:
         lower.append(timeuuid_for(to_us(window.after.created_at), window.after.id))
     if window.after_date is not None:  # created_at > after_date
@@ -381,10 +384,6 @@ class ScyllaMessagesMixin:
                     {"message_id": meta["message_id"], "user_id": user_id},
                     {"is_deleted": True},
                 ),
-                insert(
-                    "hidden_messages_by_user",
-                    {"user_id": user_id, "room_id": room_id, "message_id": meta["message_id"]},
-                ),
             ]
             if meta["read_at"] is None and not meta["is_sender_blocked"]:
                 writes.append(
@@ -476,23 +475,60 @@ class ScyllaMessagesMixin:
         return self.message_get(claim["message_id"]) if claim is not None else None
 
     def _visible_rows(self, window: MessageWindow, *, oldest_first: bool, count_only: bool) -> Iterator[dict[str, Any]]:
+        """The window's rows in order: from the viewer's latest join on, every message of the room;
+        before it, only the messages sent to the viewer (messages_sent_to_user)."""
         lower, upper = _bounds(window)
         if timeuuid_order(lower) >= timeuuid_order(upper):
             return
         hidden = self._hidden(window.viewer_id, [window.room_id])[window.room_id] | deleted_in_unit()
-        buckets = self._buckets([window.room_id])[window.room_id]
-        rows = self._scan(
-            window.room_id,
-            buckets,
-            lower,
-            upper,
-            oldest_first=oldest_first,
-            template=COUNT_RANGE if count_only else None,
-            fetch_size=5000 if count_only else 200,
-        )
-        for row in rows:
-            if not row["is_deleted"] and row["message_id"] not in hidden:
-                yield row
+        since_join, before_join = lower, c.LOWEST_TIMEUUID
+        if window.visible_from is not None:
+            joined = to_us(window.visible_from)
+            since_join = max(lower, c.max_timeuuid(joined - 1), key=timeuuid_order)
+            before_join = min(upper, c.min_timeuuid(joined), key=timeuuid_order)
+        parts: list[Iterator[dict[str, Any]]] = []
+        if timeuuid_order(since_join) < timeuuid_order(upper):
+            buckets = self._buckets([window.room_id])[window.room_id]
+            parts.append(
+                self._scan(
+                    window.room_id,
+                    buckets,
+                    since_join,
+                    upper,
+                    oldest_first=oldest_first,
+                    template=COUNT_RANGE if count_only else None,
+                    fetch_size=5000 if count_only else 200,
+                )
+            )
+        if timeuuid_order(lower) < timeuuid_order(before_join):
+            sent = self._sent_to(window.viewer_id, window.room_id, lower, before_join, oldest_first=oldest_first)
+            parts.insert(0 if oldest_first else len(parts), sent)
+        for part in parts:
+            for row in part:
+                if not row["is_deleted"] and row["message_id"] not in hidden:
+                    yield row
+
+    def _sent_to(
+        self, user_id: int, room_id: uuid.UUID, lower: uuid.UUID, upper: uuid.UUID, *, oldest_first: bool
+    ) -> Iterator[dict[str, Any]]:
+        """The room's messages sent to the user (their meta rows) strictly between two timeuuids, in order."""
+        template = SELECT_SENT_TO + (" ORDER BY message_tid ASC" if oldest_first else "")
+        page = 200
+        tids: list[uuid.UUID] = []
+        for row in cql.iter_rows(template, (user_id, room_id, lower, upper), fetch_size=page):
+            tids.append(row["message_tid"])
+            if len(tids) >= page:
+                yield from self._rows_by_tid(room_id, tids, oldest_first=oldest_first)
+                tids = []
+        yield from self._rows_by_tid(room_id, tids, oldest_first=oldest_first)
+
+    def _rows_by_tid(
+        self, room_id: uuid.UUID, tids: Sequence[uuid.UUID], *, oldest_first: bool
+    ) -> list[dict[str, Any]]:
+        """The room's message rows of these timeuuids (grouped by month), in order."""
+        reads = [(room_id, bucket, chunk) for bucket, values in _by_month(tids).items() for chunk in c.chunks(values)]
+        rows = [row for found in cql.rows_many(SELECT_MESSAGES_IN, reads) for row in found]
+        return sorted(rows, key=lambda r: timeuuid_order(r["message_tid"]), reverse=not oldest_first)
 
     def messages_page(
         self, window: MessageWindow, *, limit: int, offset: int = 0, oldest_first: bool = False
@@ -524,7 +560,8 @@ class ScyllaMessagesMixin:
         hidden = self._hidden(viewer_id, ids)
         buckets = self._buckets(ids)
         result: dict[uuid.UUID, list[MessageRecord]] = {}
-        # Messages created since then are all news (created_at <= updated_at): the newest of each room,
+        # Messages created since then are news (created_at <= updated_at): those since the viewer's latest
+        # join, the newest of each room,
         # from its newest month for all rooms at once; a room that needs more walks its older months.
         lower = {r: c.max_timeuuid(max(since_us, joined[r]) - 1) for r in ids}
         months = {r: [b for b in buckets[r] if b >= month_bucket(max(since_us, joined[r]))] for r in ids}
@@ -549,24 +586,42 @@ class ScyllaMessagesMixin:
                     if len(found) >= per_room:
                         break
             result[room_id] = found
-        # ...and older messages edited or deleted since (message_changes_by_room).
+        # ...those created since then but before the viewer's latest join that were sent to them...
+        before_join = [r for r in ids if since_us < joined[r]]
+        sent = cql.rows_many(
+            SELECT_SENT_TO + " LIMIT ?",
+            [
+                (viewer_id, r, c.max_timeuuid(since_us - 1), c.min_timeuuid(joined[r]), per_room + len(hidden[r]))
+                for r in before_join
+            ],
+        )
+        reads = [
+            (room_id, bucket, chunk)
+            for room_id, rows in zip(before_join, sent, strict=True)
+            for bucket, tids in _by_month([row["message_tid"] for row in rows]).items()
+            for chunk in c.chunks(tids)
+        ]
+        for found in cql.rows_many(SELECT_MESSAGES_IN, reads):
+            for row in found:
+                if row["message_id"] not in hidden[row["room_id"]]:
+                    result[row["room_id"]].append(message_record(row))
+        # ...and older messages edited or deleted since (message_changes_by_room), if the viewer sees them.
         older: set[uuid.UUID] = set()
         for rows in cql.rows_many(SELECT_CHANGES, [(chunk, since_us) for chunk in c.chunks(ids)]):
-            for row in rows:
-                if len(result[row["room_id"]]) < per_room:
-                    older.add(row["message_id"])
-        if older:
-            for message in self.messages_get_many(list(older)).values():
-                room_id = message.room_id
-                created = to_us(message.created_at)
-                if (
-                    room_id in result
-                    and created < max(since_us, joined[room_id])
-                    and created >= joined[room_id]
-                    and to_us(message.updated_at) >= since_us
-                    and message.id not in hidden[room_id]
-                ):
-                    result[room_id].append(message)
+            older.update(row["message_id"] for row in rows)
+        changed = [
+            m
+            for m in self.messages_get_many(list(older)).values()
+            if m.room_id in result
+            and to_us(m.created_at) < since_us
+            and to_us(m.updated_at) >= since_us
+            and m.id not in hidden[m.room_id]
+        ]
+        pre_join = [m.id for m in changed if to_us(m.created_at) < joined[m.room_id]]
+        sent_to_viewer = set(self.metas_for_user(pre_join, viewer_id)) if pre_join else set()
+        for message in changed:
+            if to_us(message.created_at) >= joined[message.room_id] or message.id in sent_to_viewer:
+                result[message.room_id].append(message)
         out: dict[uuid.UUID, list[MessageRecord]] = {}
         for room_id, messages in result.items():
             messages.sort(key=lambda m: (m.created_at, m.id.int), reverse=True)
@@ -678,6 +733,13 @@ class ScyllaMessagesMixin:
         return SyncRooms(changed_room_ids=[r["room_id"] for r in changed], gone_room_ids=gone)
 
 
+def _by_month(tids: Sequence[uuid.UUID]) -> dict[int, list[uuid.UUID]]:
+    months: dict[int, list[uuid.UUID]] = defaultdict(list)
+    for tid in tids:
+        months[month_bucket(_time_of(tid))].append(tid)
+    return months
+
+
 def _chain(first: Sequence[dict[str, Any]], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     yield from first
     yield from rest
@@ -698,6 +760,10 @@ def _meta_writes(meta: MetaRecord, *, sender_id: int | None, tid: uuid.UUID) -> 
     writes = [
         insert("message_status_by_user", {"user_id": meta.user_id, "message_id": meta.message_id, **values}),
         insert("message_status_by_message", {"message_id": meta.message_id, "user_id": meta.user_id, **values}),
+        insert(
+            "messages_sent_to_user",
+            {"user_id": meta.user_id, "room_id": meta.room_id, "message_tid": tid, "message_id": meta.message_id},
+        ),
     ]
     if meta.read_at is not None:
         writes.append(

@@ -202,6 +202,17 @@ class MessageStatusByMessage(Model):
     is_sender_blocked = columns.Boolean()
 
 
+class MessagesSentToUser(Model):
+    """messages_sent_to_user: the messages of a room a participant has a meta row of, by time. A
+    re-joined member still sees what was sent to them before they left (history, sync)."""
+
+    __table_name__ = "messages_sent_to_user"
+    user_id = columns.BigInt(partition_key=True)
+    room_id = columns.UUID(partition_key=True)
+    message_tid = columns.TimeUUID(primary_key=True, clustering_order="DESC")
+    message_id = columns.UUID()
+
+
 class ReadReceiptsByMessage(Model):
     """read_receipts_by_message: who read a message, earliest first (GetMessageRead, the READ status)."""
 
@@ -233,7 +244,8 @@ class UnreadCounters(Model):
 
 
 class HiddenMessagesByUser(Model):
-    """hidden_messages_by_user: messages a participant's meta hides (deleted, sender blocked)."""
+    """hidden_messages_by_user: messages a participant's meta hides (sender blocked, or deleted for them
+    alone; a deleted message is no longer hidden but a tombstone, shown where deleted ones are wanted)."""
 
     __table_name__ = "hidden_messages_by_user"
     user_id = columns.BigInt(partition_key=True)
@@ -337,6 +349,7 @@ ALL_TABLES: tuple[type[Model], ...] = (
     MessageChangesByRoom,
     MessageStatusByUser,
     MessageStatusByMessage,
+    MessagesSentToUser,
     ReadReceiptsByMessage,
     UnreadByUser,
     UnreadCounters,
