@@ -330,6 +330,8 @@ class UnitOfWork:
     - `undo`: compensations of lightweight transactions run during the unit (p2p pair and
       sender_message_id claims, which a batch cannot hold): run when the unit fails.
     - `deleted_messages`: messages this unit deleted (reads inside the unit skip them).
+    - `pending_rows`: rows this unit wrote that its own later reads must see, by (table, primary key)
+      (None: deleted); e.g. a reaction, read back to build the event that announces it.
     """
 
     writes: list[Write] = field(default_factory=list)
@@ -337,6 +339,7 @@ class UnitOfWork:
     undo: list[Callable[[], None]] = field(default_factory=list)
     callbacks: list[Callable[[], None]] = field(default_factory=list)
     deleted_messages: set[uuid.UUID] = field(default_factory=set)
+    pending_rows: dict[tuple[str, tuple[Any, ...]], dict[str, Any] | None] = field(default_factory=dict)
 
     def mark(self) -> tuple[int, int, int, int]:
         return len(self.writes), len(self.counters), len(self.undo), len(self.callbacks)
@@ -444,6 +447,21 @@ def on_rollback(compensation: Callable[[], None]) -> None:
     unit = current_unit()
     if unit is not None:
         unit.undo.append(compensation)
+
+
+def pending_rows(table: str) -> dict[tuple[Any, ...], dict[str, Any] | None]:
+    """The rows of `table` written by the current unit of work (None: deleted), by primary key."""
+    unit = current_unit()
+    if unit is None:
+        return {}
+    return {key: row for (name, key), row in unit.pending_rows.items() if name == table}
+
+
+def remember_row(table: str, key: tuple[Any, ...], row: dict[str, Any] | None) -> None:
+    """Records a row written (or deleted) by the current unit of work for its own later reads."""
+    unit = current_unit()
+    if unit is not None:
+        unit.pending_rows[(table, key)] = row
 
 
 def deleted_in_unit() -> set[uuid.UUID]:

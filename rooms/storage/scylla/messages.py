@@ -304,7 +304,7 @@ class ScyllaMessagesMixin:
                     lambda: cql.lwt(delete("message_by_sender_message_id", key, condition={"message_id": message.id}))
                 )
                 return None
-            found = self.message_get(holder["message_id"])
+            found = self.message_get_by_sender_message_id(message.sender_id, message.sender_message_id)
             if found is not None:
                 return found
             if (c.monotonic_now_us() - (holder.get("claimed_at") or 0)) / 1e6 >= ORPHAN_CLAIM_SECONDS:
@@ -409,9 +409,20 @@ class ScyllaMessagesMixin:
             )
         )
 
+    def _reaction_row(self, message_id: uuid.UUID, user_id: int) -> dict[str, Any] | None:
+        pending = c.pending_rows("reactions_by_message")
+        if (message_id, user_id) in pending:
+            return pending[(message_id, user_id)]
+        return cql.one(SELECT_REACTION, (message_id, user_id))
+
     def reaction_set(self, message_id: uuid.UUID, user_id: int, reaction: str, *, at: datetime) -> None:
         key = {"message_id": message_id, "user_id": user_id}
-        if cql.one(SELECT_REACTION, (message_id, user_id)) is not None:
+        existing = self._reaction_row(message_id, user_id)
+        row = {**key, "reaction": reaction, "created_at": to_us(at), "updated_at": to_us(at)}
+        if existing is not None:
+            row["created_at"] = existing["created_at"]
+        c.remember_row("reactions_by_message", (message_id, user_id), row)
+        if existing is not None:
             write(update("reactions_by_message", key, {"reaction": reaction, "updated_at": to_us(at)}))
         else:
             write(
@@ -422,8 +433,9 @@ class ScyllaMessagesMixin:
             )
 
     def reaction_delete(self, message_id: uuid.UUID, user_id: int) -> bool:
-        if cql.one(SELECT_REACTION, (message_id, user_id)) is None:
+        if self._reaction_row(message_id, user_id) is None:
             return False
+        c.remember_row("reactions_by_message", (message_id, user_id), None)
         write(delete("reactions_by_message", {"message_id": message_id, "user_id": user_id}))
         return True
 
@@ -691,10 +703,11 @@ class ScyllaMessagesMixin:
         return [metas[r["user_id"]] for r in page if r["user_id"] in metas], len(readers)
 
     def reactions_for(self, message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[ReactionRecord]]:
+        ids = set(message_ids)
+        found = {(r["message_id"], r["user_id"]): r for r in cql.rows_in(SELECT_REACTIONS, list(ids))}
+        found.update((key, row) for key, row in c.pending_rows("reactions_by_message").items() if key[0] in ids)
         result: dict[uuid.UUID, list[ReactionRecord]] = defaultdict(list)
-        rows = sorted(
-            cql.rows_in(SELECT_REACTIONS, list(set(message_ids))), key=lambda r: (r["created_at"], r["user_id"])
-        )
+        rows = sorted((r for r in found.values() if r is not None), key=lambda r: (r["created_at"], r["user_id"]))
         for row in rows:
             result[row["message_id"]].append(reaction_record(row))
         return dict(result)
