@@ -82,6 +82,7 @@ def room_last_message_times(room_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, st
 def _bump(room_id: uuid.UUID | str) -> None:
     try:
         cache.set(_version_key(room_id), uuid.uuid4().hex, _timeout())
+        cache.delete(_last_at_key(room_id))  # a delete may move the newest message back
     except Exception:  # a cache outage must not fail the write; entries expire on their own
         logger.exception("room cache invalidation failed for room %s", room_id)
 
