@@ -10,15 +10,14 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from messaging.models import Mention, Message, MessageMeta, Reaction
 from rooms import services as room_services
-from rooms.models import Room
-from streaming.models import OutboxEvent
+from rooms.storage.records import OutboxRecord, RoomRecord
+from tests import storage_probe as probe
 
 
 def make_room(
     owner: Any, members: Sequence[Any] = (), *, type: str = "group", name: str = "Group", **perms: Any
-) -> Room:
+) -> RoomRecord:
     """A room made by CreateRoom's service: `owner` is OWNER, `members` MEMBERs (p2p: one member)."""
     result = room_services.room_create(
         user_id=owner.id,
@@ -27,11 +26,11 @@ def make_room(
         name=name if type != "p2p" else "",
         **perms,
     )
-    return Room.objects.get(id=result.room["id"])
+    return probe.room(result.room["id"])
 
 
 @pytest.fixture
-def room_factory(db: None) -> Callable[..., Room]:
+def room_factory(db: None) -> Callable[..., RoomRecord]:
     return make_room
 
 
@@ -39,9 +38,9 @@ def post(client: APIClient, path: str, body: dict[str, Any]) -> Any:
     return client.post(f"/api/chat/v1/{path}", body, format="json")
 
 
-def send(client: APIClient, room: Room | uuid.UUID, text: str = "hello", **fields: Any) -> dict[str, Any]:
+def send(client: APIClient, room: RoomRecord | uuid.UUID, text: str = "hello", **fields: Any) -> dict[str, Any]:
     """Sends through the API and returns the stored MessageData (asserting success)."""
-    room_id = room.id if isinstance(room, Room) else room
+    room_id = room.id if isinstance(room, RoomRecord) else room
     response = post(client, "send", {"room_id": str(room_id), "text": text, **fields})
     assert response.status_code == 200, response.content
     body = response.json()
@@ -50,26 +49,16 @@ def send(client: APIClient, room: Room | uuid.UUID, text: str = "hello", **field
 
 
 def last_outbox_id() -> int:
-    row = OutboxEvent.objects.order_by("-id").first()
-    return row.id if row else 0
+    return probe.outbox_marker()
 
 
-def outbox_since(marker: int) -> list[OutboxEvent]:
-    return list(OutboxEvent.objects.filter(id__gt=marker).order_by("id"))
+def outbox_since(marker: int) -> list[OutboxRecord]:
+    return probe.outbox_since(marker)
 
 
 def snapshot() -> dict[str, Any]:
     """Everything a messaging operation may write: compare before/after a refused request."""
-    return {
-        "messages": list(
-            Message.objects.order_by("id").values_list("id", "content", "text", "edited", "is_deleted", "updated_at")
-        ),
-        "metas": list(MessageMeta.objects.order_by("id").values_list("id", "read_at", "is_deleted")),
-        "reactions": list(Reaction.objects.order_by("id").values_list("id", "reaction")),
-        "mentions": Mention.objects.count(),
-        "outbox": OutboxEvent.objects.count(),
-        "rooms": list(Room.objects.order_by("id").values_list("id", "last_message_id", "last_message_at")),
-    }
+    return probe.snapshot()
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from django.test import Client
 
 from messaging.models import Message
 from tests.factories import UserFactory
+from tests import storage_probe as probe
 from tests.messaging.conftest import last_outbox_id, make_room, outbox_since, send
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +72,7 @@ def test_moderation_soft_deletes_through_the_service(staff_client, api, user_fac
     assert [(e.event_type, e.data["delete_message"], e.actor_user_id) for e in events] == [
         ("delete_message", spam["id"], str(admin.id))
     ]
-    room.refresh_from_db()
+    room = probe.room(room.id)
     assert str(room.last_message_id) == keep["id"]
 
 

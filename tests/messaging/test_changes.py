@@ -7,9 +7,10 @@ import uuid
 import pytest
 
 from messaging.crypto import content_encrypt, encryption_data_unwrap
-from messaging.models import Message, MessageMeta, Reaction
-from rooms.models import Participant, Role, Room
+from rooms.models import Role
+from rooms.storage.records_messages import MessageRecord
 from streaming.events import encode_event
+from tests import storage_probe as probe
 from tests.messaging.conftest import assert_error, last_outbox_id, make_room, outbox_since, post, send, snapshot
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,7 @@ def test_sender_edits_with_text_and_with_content(api, user_factory) -> None:
     edited = response.json()["message"]
     assert response.json()["success"] is True
     assert edited["text"] == "fixed" and edited["edited"] is True and edited["id"] == message["id"]
-    stored = Message.objects.get(id=message["id"])
+    stored = probe.message(message["id"])
     assert stored.text == "fixed" and stored.edited and stored.updated_at > stored.created_at
     events = outbox_since(marker)
     assert [e.event_type for e in events] == ["update_message"]
@@ -40,17 +41,17 @@ def test_sender_edits_with_text_and_with_content(api, user_factory) -> None:
     ciphertext = content_encrypt("again", encryption_data_unwrap(room.encryption_data))
     response = post(api(alice), "edit", {"message_id": message["id"], "new_content": ciphertext})
     assert response.status_code == 200
-    assert Message.objects.get(id=message["id"]).text == "again"
+    assert probe.message(message["id"]).text == "again"
 
 
 def test_edit_refusals_change_nothing(api, user_factory) -> None:
     alice, bob, eve = user_factory(), user_factory(), user_factory()
     room = make_room(alice, [bob])
     message = send(api(alice), room, "mine")
-    system = Message.objects.create(
-        room=room, sender=alice, type="system_message", event="new_name", created_at=room.created_at,
-        updated_at=room.created_at, text="renamed",
-    )  # fmt: skip
+    system = probe.message_insert(MessageRecord(
+        id=uuid.uuid4(), room_id=room.id, sender_id=alice.id, type="system_message", event="new_name",
+        created_at=room.created_at, updated_at=room.created_at, text="renamed",
+    ))  # fmt: skip
     before = snapshot()
     edit = {"message_id": message["id"], "new_text": "x"}
     assert_error(post(api(bob), "edit", edit), 403, "permission_denied")
@@ -79,17 +80,17 @@ def test_sender_deletes_messages_one_event_each_and_last_message_moves_back(api,
     response = post(api(alice), "delete", {"room_id": str(room.id), "message_ids": [third["id"], second["id"]]})
 
     assert response.status_code == 200 and response.json() == {"success": True}
-    assert set(Message.objects.filter(is_deleted=True).values_list("id", flat=True)) == {
+    assert {m.id for m in probe.messages(is_deleted=True)} == {
         uuid.UUID(third["id"]),
         uuid.UUID(second["id"]),
     }
-    assert MessageMeta.objects.filter(message_id__in=[second["id"], third["id"]], is_deleted=False).count() == 0
+    assert [m for m in probe.metas(is_deleted=False) if str(m.message_id) in (second["id"], third["id"])] == []
     events = outbox_since(marker)
     assert [(e.event_type, e.data["delete_message"], e.room_id) for e in events] == [
         ("delete_message", third["id"], str(room.id)),
         ("delete_message", second["id"], str(room.id)),
     ]
-    room.refresh_from_db()
+    room = probe.room(room.id)
     assert str(room.last_message_id) == first["id"]
     bob_room = api(bob).get(f"/api/chat/v1/room/{room.id}").json()["room"]
     assert bob_room["last_message"]["id"] == first["id"] and bob_room["unread_count"] == 1
@@ -100,7 +101,7 @@ def test_sender_deletes_messages_one_event_each_and_last_message_moves_back(api,
 
     # Deleting the only message left leaves the room without a last message.
     assert post(api(alice), "delete", {"room_id": str(room.id), "message_ids": [first["id"]]}).status_code == 200
-    room.refresh_from_db()
+    room = probe.room(room.id)
     assert room.last_message_id is None and room.last_message_at is None
     # Already deleted ids are accepted and change nothing.
     before = snapshot()
@@ -112,11 +113,11 @@ def test_sender_deletes_messages_one_event_each_and_last_message_moves_back(api,
 def test_room_managers_delete_others_messages(api, user_factory, role: str) -> None:
     alice, bob, carol = user_factory(), user_factory(), user_factory()
     room = make_room(alice, [bob, carol])
-    Participant.objects.filter(room=room, user=carol).update(role=role)
+    probe.participant_update(room.id, carol.id, role=role)
     message = send(api(bob), room, "spam")
     response = post(api(carol), "delete", {"room_id": str(room.id), "message_ids": [message["id"]]})
     assert response.status_code == 200
-    assert Message.objects.get(id=message["id"]).is_deleted
+    assert probe.message(message["id"]).is_deleted
 
 
 def test_delete_is_all_or_nothing(api, user_factory) -> None:
@@ -168,7 +169,7 @@ def test_one_reaction_per_user_replaced_and_removed(api, user_factory) -> None:
 
     assert post(api(bob), "react", {"message_id": message["id"], "reaction": "👍"}).json() == {"success": True}
     assert post(api(bob), "react", {"message_id": message["id"], "reaction": "❤️"}).status_code == 200
-    assert list(Reaction.objects.values_list("user_id", "reaction")) == [(bob.id, "❤️")]
+    assert [(r.user_id, r.reaction) for r in probe.reactions()] == [(bob.id, "❤️")]
     events = outbox_since(marker)
     assert [e.event_type for e in events] == ["update_message", "update_message"]
     assert [r["reaction"] for r in events[-1].data["update_message"]["reactions"]] == ["❤️"]
@@ -176,7 +177,7 @@ def test_one_reaction_per_user_replaced_and_removed(api, user_factory) -> None:
     encode_event(events[-1].data)
 
     assert post(api(bob), "react", {"message_id": message["id"], "reaction": ""}).status_code == 200
-    assert not Reaction.objects.exists()
+    assert not probe.reactions()
     assert outbox_since(marker)[-1].data["update_message"]["reactions"] == []
 
 
@@ -185,7 +186,7 @@ def test_react_refusals_change_nothing(api, user_factory) -> None:
     room = make_room(alice, [bob])
     message = send(api(alice), room, "x")
     deleted = send(api(alice), room, "gone")
-    Message.objects.filter(id=deleted["id"]).update(is_deleted=True)
+    probe.message_update(deleted["id"], is_deleted=True)
     before = snapshot()
     assert_error(post(api(eve), "react", {"message_id": message["id"], "reaction": "👍"}), 404, "not_found")
     assert_error(post(api(bob), "react", {"message_id": deleted["id"], "reaction": "👍"}), 404, "not_found")
@@ -194,4 +195,4 @@ def test_react_refusals_change_nothing(api, user_factory) -> None:
     assert_error(post(api(bob), "react", too_long), 400, "invalid_request_data")
     assert_error(post(api(bob), "react", {"message_id": message["id"]}), 400, "invalid_request_data")
     assert snapshot() == before
-    assert Room.objects.filter(id=room.id).exists()
+    assert probe.rooms(id=room.id)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from messaging.models import Message
 from rooms import services as room_services
 from streaming.events import encode_event
+from tests import storage_probe as probe
 from tests.messaging.conftest import assert_error, make_room, post, send
 
 pytestmark = pytest.mark.django_db
@@ -176,4 +176,4 @@ def test_get_message_returns_the_message_data_itself(api, user_factory) -> None:
     assert response.json() == {**message, "status": "SENT"}
     assert_error(api(eve).get(f"/api/chat/v1/message/{message['id']}"), 404, "not_found")
     assert_error(api(bob).get(f"/api/chat/v1/message/{uuid.uuid4()}"), 404, "not_found")
-    assert Message.objects.count() == 1
+    assert len(probe.messages()) == 1

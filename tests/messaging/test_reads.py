@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from messaging.models import MessageMeta
 from streaming.events import encode_event
+from tests import storage_probe as probe
 from tests.messaging.conftest import assert_error, last_outbox_id, make_room, outbox_since, post, send, snapshot
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def test_mark_as_read_marks_older_messages_and_emits_one_read_per_given_id(api, 
     response = post(api(bob), "mark_as_read", {"room_id": str(room.id), "message_ids": [sent[2]["id"], own["id"]]})
 
     assert response.status_code == 200 and response.json() == {"success": True, "marked_count": 4}
-    unread = set(MessageMeta.objects.filter(user=bob, read_at__isnull=True).values_list("message_id", flat=True))
+    unread = {m.message_id for m in probe.metas(user_id=bob.id, read_at=None)}
     assert unread == {uuid.UUID(newest["id"])}
     events = outbox_since(marker)
     assert [e.event_type for e in events] == ["status_update"]

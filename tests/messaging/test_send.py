@@ -14,9 +14,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.conf import settings
 from django.db import connection
 
-from messaging.models import Mention, Message, MessageMeta
-from rooms.models import Participant
 from streaming.events import encode_event
+from tests import storage_probe as probe
 from tests.messaging.conftest import (
     assert_error,
     last_outbox_id,
@@ -80,7 +79,7 @@ def test_client_encrypted_content_is_decrypted_and_stored(api, user_factory) -> 
 
     message = send(api(alice), uuid.UUID(room["id"]), text="", content=content)
 
-    stored = Message.objects.get(id=message["id"])
+    stored = probe.message(message["id"])
     assert stored.text == "¡Hola, señor! 👋"
     assert stored.content == content
     assert message["content"] == content and message["text"] == "¡Hola, señor! 👋"
@@ -92,26 +91,26 @@ def test_plain_text_is_encrypted_with_the_room_key(api, user_factory) -> None:
     message = send(api(alice), room, "plain words")
     key, iv = client_unwrap(room.encryption_data)
     assert client_decrypt(message["content"], key, iv) == "plain words"
-    assert client_decrypt(Message.objects.get(id=message["id"]).content, key, iv) == "plain words"
+    assert client_decrypt(probe.message(message["id"]).content, key, iv) == "plain words"
 
 
 def test_send_stores_message_meta_rows_and_emits_events(api, user_factory) -> None:
     alice, bob, carol, gone = user_factory(), user_factory(), user_factory(), user_factory()
     room = make_room(alice, [bob, carol, gone])
-    Participant.objects.filter(room=room, user=gone).update(removed_at="2026-01-01T00:00:00Z")
+    probe.participant_update(room.id, gone.id, removed_at="2026-01-01T00:00:00Z")
     marker = last_outbox_id()
 
     message = send(api(alice), room, "hi all", sender_message_id="c-1", lifetime=60, origin="web")
 
-    stored = Message.objects.get(id=message["id"])
+    stored = probe.message(message["id"])
     assert (stored.type, stored.status, stored.sender_id, stored.room_id) == ("user_message", "SENT", alice.id, room.id)
     assert (stored.lifetime, stored.origin, stored.sender_message_id) == (60, "web", "c-1")
-    metas = {m.user_id: m for m in MessageMeta.objects.filter(message=stored)}
+    metas = {m.user_id: m for m in probe.metas(message_id=stored.id)}
     assert set(metas) == {alice.id, bob.id, carol.id}
     assert metas[alice.id].read_at is not None
     assert metas[bob.id].read_at is None and metas[carol.id].read_at is None
     assert not any(m.is_sender_blocked or m.is_deleted for m in metas.values())
-    room.refresh_from_db()
+    room = probe.room(room.id)
     assert room.last_message_id == stored.id and room.last_message_at == stored.created_at
 
     assert message["sender"] == {
@@ -155,7 +154,7 @@ def test_response_and_event_encode_as_proto(api, user_factory) -> None:
     assert message["reply"]["id"] == first["id"] and "reply" not in message["reply"]
     assert message["mentions"] == [{"tag": "@alice", "user": str(alice.id)}]
     assert (message["location_latitude"], message["location_longitude"]) == (40.4, -3.7)
-    assert list(Mention.objects.filter(message_id=message["id"]).values_list("user_id", "tag")) == [
+    assert [(m.user_id, m.tag) for m in probe.mentions(message_id=uuid.UUID(message["id"]))] == [
         (alice.id, "@alice")
     ]
 
@@ -266,8 +265,8 @@ def test_concurrent_sends_with_one_sender_message_id_store_one_message(api, user
     assert [r.status_code for r in results] == [200] * 4
     ids = {r.json()["message"]["id"] for r in results}
     assert len(ids) == 1
-    assert Message.objects.filter(sender=alice, sender_message_id="c").count() == 1
-    assert MessageMeta.objects.filter(message_id=ids.pop()).count() == 2
+    assert len(probe.messages(sender_id=alice.id, sender_message_id="c")) == 1
+    assert len(probe.metas(message_id=uuid.UUID(ids.pop()))) == 2
 
 
 # --- refusals, in the original order -------------------------------------------------------------
@@ -293,7 +292,7 @@ def test_non_members_get_404(api, user_factory, how: str) -> None:
     room = make_room(alice, [bob, eve])
     room_id = room.id
     if how == "removed":
-        Participant.objects.filter(room=room, user=eve).update(removed_at="2026-01-01T00:00:00Z")
+        probe.participant_update(room.id, eve.id, removed_at="2026-01-01T00:00:00Z")
     elif how == "unknown room":
         room_id = uuid.uuid4()
     caller = eve if how != "stranger" else user_factory()
@@ -341,7 +340,7 @@ def test_partner_who_blocked_the_sender_does_not_see_the_message(api, user_facto
 
     message = send(api(alice), room, "can you hear me?")
 
-    bob_meta = MessageMeta.objects.get(message_id=message["id"], user=bob)
+    (bob_meta,) = probe.metas(message_id=uuid.UUID(message["id"]), user_id=bob.id)
     assert bob_meta.is_sender_blocked and bob_meta.read_at is None
     assert api(bob).get(f"/api/chat/v1/history/{room.id}").json()["items"] == []
     assert api(bob).get(f"/api/chat/v1/room/{room.id}").json()["room"]["unread_count"] == 0
@@ -448,5 +447,7 @@ def test_send_runs_in_a_bounded_number_of_queries(api, user_factory, django_asse
             mentions=[{"tag": "@a", "user": m.id} for m in members[:10]],
         )
 
-    assert MessageMeta.objects.filter(message__sender_message_id="q-1").count() == 31
-    assert Mention.objects.filter(message__sender_message_id="q-2").count() == 10
+    (q1,) = probe.messages(sender_message_id="q-1")
+    (q2,) = probe.messages(sender_message_id="q-2")
+    assert len(probe.metas(message_id=q1.id)) == 31
+    assert len(probe.mentions(message_id=q2.id)) == 10

@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 
 from messaging.crypto import content_decrypt, encryption_data_unwrap
-from messaging.models import Message, MessageMeta
 from messaging.selectors import last_messages_for, unread_counts_for
 from messaging.services import system_message_create
-from rooms.models import Room
 from rooms.storage import get_repository
 from streaming.events import encode_event
+from tests import storage_probe as probe
 from tests.messaging.conftest import last_outbox_id, outbox_since
 
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -25,12 +24,12 @@ def test_system_message_is_stored_encrypted_moves_last_message_and_emits(user_fa
     with get_repository().atomic():
         data = system_message_create(room=record, actor_id=owner.id, event="new_name", text="Renamed to X")
 
-    stored = Message.objects.get(id=data["id"])
+    stored = probe.message(data["id"])
     assert stored.type == "system_message" and stored.event == "new_name"
     assert stored.text == "Renamed to X"
     assert content_decrypt(stored.content, encryption_data_unwrap(room.encryption_data)) == "Renamed to X"
-    assert not MessageMeta.objects.filter(message=stored).exists()
-    room.refresh_from_db()
+    assert not probe.metas(message_id=stored.id)
+    room = probe.room(room.id)
     assert room.last_message_id == stored.id and room.last_message_at == stored.created_at
     assert data["sender"]["id"] == str(owner.id) and data["status"] == "SENT" and data["type"] == "system_message"
     events = outbox_since(marker)
@@ -42,10 +41,10 @@ def test_system_message_is_stored_encrypted_moves_last_message_and_emits(user_fa
 def test_unknown_system_event_is_refused(user_factory, room_factory) -> None:
     owner = user_factory()
     room = room_factory(owner, [user_factory()])
-    before = Message.objects.count()
+    before = len(probe.messages())
     with pytest.raises(ValueError):
         system_message_create(room=get_repository().room_get(room.id), actor_id=owner.id, event="x", text="t")
-    assert Message.objects.count() == before
+    assert len(probe.messages()) == before
 
 
 def test_last_messages_and_unread_counts_in_bulk(user_factory, room_factory, django_assert_max_num_queries) -> None:
@@ -63,4 +62,4 @@ def test_last_messages_and_unread_counts_in_bulk(user_factory, room_factory, dja
     with django_assert_max_num_queries(1):
         counts = unread_counts_for(user_id=member.id, room_ids=room_ids)
     assert counts == dict.fromkeys(room_ids, 0)
-    assert Room.objects.filter(id__in=room_ids[:5], last_message_id__isnull=False).count() == 5
+    assert len([r for r in probe.rooms() if r.id in room_ids[:5] and r.last_message_id is not None]) == 5

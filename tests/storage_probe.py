@@ -1,0 +1,294 @@
+"""A back-end-neutral look at what storage holds, for tests that check rows directly ("a refused
+request wrote nothing", "the row has this value") or set up a state no API makes (old timestamps).
+
+Everything returns the repository's records (RoomRecord, ParticipantRecord, MessageRecord,
+MetaRecord, ReactionRecord, MentionRecord, OutboxRecord) whatever the back end of the run
+(CHAT_STORAGE): the ORM tables on `postgres`, full scans of the (per-test emptied) tables on `scylla`.
+Filters are attribute equalities on those records, e.g. `messages(room_id=room.id, is_deleted=True)`;
+lists come oldest first (creation order).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+
+from rooms.storage.records import OutboxRecord, ParticipantRecord, RoomRecord
+from rooms.storage.records_messages import MentionRecord, MessageRecord, MetaRecord, ReactionRecord
+
+T = TypeVar("T")
+
+
+def _scylla() -> bool:
+    return settings.CHAT_STORAGE == "scylla"
+
+
+def _when(value: Any) -> Any:
+    """An ISO 8601 string as a datetime (as the ORM takes them); anything else as it is."""
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            return parsed
+    return value
+
+
+def _matching(records: Iterable[T], filters: dict[str, Any]) -> list[T]:
+    return [r for r in records if all(getattr(r, k) == _when(v) for k, v in filters.items())]
+
+
+# --- rooms and participants ----------------------------------------------------------------------
+
+
+def rooms(**filters: Any) -> list[RoomRecord]:
+    """Every room (deleted ones too), oldest first."""
+    if _scylla():
+        from rooms.storage.scylla.rooms import room_record
+
+        found = [room_record(row) for row in _scan("room_details")]
+    else:
+        from rooms.models import Room
+        from rooms.storage.postgres_rooms import room_record as pg_room_record
+
+        found = [pg_room_record(r) for r in Room.objects.order_by("created_at", "id")]
+    found.sort(key=lambda r: (r.created_at, r.id.int))
+    return _matching(found, filters)
+
+
+def room(room_id: uuid.UUID | str) -> RoomRecord:
+    """The room (deleted or not); fails if there is none."""
+    (found,) = rooms(id=uuid.UUID(str(room_id)))
+    return found
+
+
+def room_update(room_id: uuid.UUID | str, **fields: Any) -> None:
+    """Sets room fields directly (a state no API makes, e.g. an old last_message_at)."""
+    values = {k: _when(v) for k, v in fields.items()}
+    if _scylla():
+        _update("room_details", {"room_id": uuid.UUID(str(room_id))}, values)
+    else:
+        from rooms.models import Room
+
+        Room.objects.filter(id=room_id).update(**values)
+
+
+def participants(**filters: Any) -> list[ParticipantRecord]:
+    """Every participation (removed ones too; `is_active=True` for the others), oldest first."""
+    if _scylla():
+        from rooms.storage import get_repository
+        from rooms.storage.scylla.rooms import participant_record
+
+        rows = _scan("participants_by_room")
+        users = get_repository().users_get({r["user_id"] for r in rows})
+        rows.sort(key=lambda r: (r["joined_at"], r["join_order"] or 0))
+        found = [participant_record(r, users[r["user_id"]]) for r in rows if r["user_id"] in users]
+    else:
+        from rooms.models import Participant
+        from rooms.storage.postgres_rooms import participant_record as pg_participant_record
+
+        rows_pg = Participant.objects.select_related("user__chat_profile").order_by("joined_at", "id")
+        found = [pg_participant_record(p) for p in rows_pg]
+    return _matching(found, filters)
+
+
+def participant(room_id: uuid.UUID | str, user_id: int) -> ParticipantRecord:
+    (found,) = participants(room_id=uuid.UUID(str(room_id)), user_id=user_id)
+    return found
+
+
+def participant_update(room_id: uuid.UUID | str, user_id: int | None = None, **fields: Any) -> None:
+    """Sets fields of one participation (or of all the room's, user_id None) directly."""
+    values = {k: _when(v) for k, v in fields.items()}
+    room_uuid = uuid.UUID(str(room_id))
+    if _scylla():
+        user_ids = [user_id] if user_id is not None else [p.user_id for p in participants(room_id=room_uuid)]
+        mirrored = {k: v for k, v in values.items() if k in ("removed_at", "updated_at", "is_pinned")}
+        for uid in user_ids:
+            _update("participants_by_room", {"room_id": room_uuid, "user_id": uid}, values)
+            if mirrored:
+                _update("rooms_by_user", {"user_id": uid, "room_id": room_uuid}, mirrored)
+    else:
+        from rooms.models import Participant
+
+        rows = Participant.objects.filter(room_id=room_uuid)
+        if user_id is not None:
+            rows = rows.filter(user_id=user_id)
+        rows.update(**values)
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+
+def messages(**filters: Any) -> list[MessageRecord]:
+    """Every message (deleted ones too), oldest first."""
+    if _scylla():
+        from rooms.storage.scylla.messages import message_record
+
+        found = [message_record(row) for row in _scan("messages_by_room")]
+    else:
+        from messaging.models import Message
+        from rooms.storage.postgres_messages import message_record as pg_message_record
+
+        found = [pg_message_record(m) for m in Message.objects.all()]
+    found.sort(key=lambda m: (m.created_at, m.id.int))
+    return _matching(found, filters)
+
+
+def message(message_id: uuid.UUID | str) -> MessageRecord:
+    (found,) = messages(id=uuid.UUID(str(message_id)))
+    return found
+
+
+def message_insert(record: MessageRecord) -> MessageRecord:
+    """Stores a message as it is (no meta rows, no last message move): a state the test needs."""
+    from rooms.storage import get_repository
+
+    repo = get_repository()
+    with repo.atomic():
+        stored, _ = repo.message_create(record)
+    return stored
+
+
+def message_update(message_id: uuid.UUID | str, **fields: Any) -> None:
+    """Sets fields of a message directly (e.g. is_deleted without the service's side effects)."""
+    values = {k: _when(v) for k, v in fields.items()}
+    if _scylla():
+        from rooms.storage.scylla.cql import cql
+
+        loc = cql.one("SELECT * FROM {room_by_message} WHERE message_id = ?", (uuid.UUID(str(message_id)),))
+        assert loc is not None, f"no message {message_id}"
+        key = {"room_id": loc["room_id"], "bucket": loc["bucket"], "message_tid": loc["message_tid"]}
+        _update("messages_by_room", key, values)
+    else:
+        from messaging.models import Message
+
+        Message.objects.filter(id=message_id).update(**values)
+
+
+def metas(**filters: Any) -> list[MetaRecord]:
+    """Every meta row (per message and participant)."""
+    if _scylla():
+        from rooms.storage.scylla.messages import meta_record
+
+        found = [meta_record(row) for row in _scan("message_status_by_message")]
+    else:
+        from messaging.models import MessageMeta
+        from rooms.storage.postgres_messages import meta_record as pg_meta_record
+
+        found = [pg_meta_record(m) for m in MessageMeta.objects.order_by("id")]
+    return _matching(found, filters)
+
+
+def reactions(**filters: Any) -> list[ReactionRecord]:
+    if _scylla():
+        from rooms.storage.scylla.messages import reaction_record
+
+        found = sorted((reaction_record(r) for r in _scan("reactions_by_message")), key=lambda r: r.created_at)
+    else:
+        from messaging.models import Reaction
+        from rooms.storage.postgres_messages import reaction_record as pg_reaction_record
+
+        found = [pg_reaction_record(r) for r in Reaction.objects.order_by("created_at", "id")]
+    return _matching(found, filters)
+
+
+def mentions(**filters: Any) -> list[MentionRecord]:
+    if _scylla():
+        rows = sorted(_scan("mentions_by_message"), key=lambda r: r["position"])
+        found = [MentionRecord(message_id=r["message_id"], user_id=r["user_id"], tag=r["tag"]) for r in rows]
+    else:
+        from messaging.models import Mention
+
+        found = [
+            MentionRecord(message_id=m.message_id, user_id=m.user_id, tag=m.tag) for m in Mention.objects.order_by("id")
+        ]
+    return _matching(found, filters)
+
+
+# --- outbox --------------------------------------------------------------------------------------
+
+
+def outbox(**filters: Any) -> list[OutboxRecord]:
+    """Every outbox event, in emit order. `position` orders them: see outbox_marker()."""
+    return _matching([e for _, e in _outbox()], filters)
+
+
+def outbox_marker() -> int:
+    """A position after every event so far (outbox_since(marker) is what came after it)."""
+    events = _outbox()
+    return events[-1][0] if events else 0
+
+
+def outbox_since(marker: int) -> list[OutboxRecord]:
+    return [e for position, e in _outbox() if position > marker]
+
+
+def outbox_clear() -> None:
+    """Deletes every outbox event (so that a test sees only what its action emits)."""
+    if _scylla():
+        from rooms.storage.scylla import cql as c
+
+        deletes = []
+        for row in _scan("outbox_events"):
+            deletes.append(c.delete("outbox_events", {"event_id": row["event_id"]}))
+            deletes.append(c.delete("outbox_pending", {"bucket": row["bucket"], "event_tid": row["event_tid"]}))
+        c.cql.execute_each(deletes)
+    else:
+        from streaming.models import OutboxEvent
+
+        OutboxEvent.objects.all().delete()
+
+
+def _outbox() -> list[tuple[int, OutboxRecord]]:
+    if _scylla():
+        from rooms.storage.scylla.cql import timeuuid_order
+        from rooms.storage.scylla.outbox import outbox_record
+
+        rows = sorted(_scan("outbox_events"), key=lambda r: timeuuid_order(r["event_tid"]))
+        return [(row["created_at"], outbox_record(row)) for row in rows]
+    from rooms.storage.postgres import _outbox_record
+    from streaming.models import OutboxEvent
+
+    return [(row.id, _outbox_record(row)) for row in OutboxEvent.objects.order_by("id")]
+
+
+# --- snapshots -----------------------------------------------------------------------------------
+
+
+def snapshot() -> dict[str, Any]:
+    """Everything the chat services may write, comparable before/after a refused request."""
+    return {
+        "rooms": [(r.id, r.name, r.updated_at, r.deleted_at, r.last_message_id, r.last_message_at) for r in rooms()],
+        "participants": sorted(
+            (p.room_id.int, p.user_id, p.role, p.is_muted, p.is_pinned, p.is_partner_blocked, p.removed_at)
+            for p in participants()
+        ),
+        "messages": [(m.id, m.content, m.text, m.edited, m.is_deleted, m.updated_at) for m in messages()],
+        "metas": sorted((m.message_id.int, m.user_id, m.read_at, m.is_deleted) for m in metas()),
+        "reactions": sorted((r.message_id.int, r.user_id, r.reaction) for r in reactions()),
+        "mentions": len(mentions()),
+        "outbox": len(outbox()),
+    }
+
+
+# --- scylla plumbing -----------------------------------------------------------------------------
+
+
+def _scan(table: str) -> list[dict[str, Any]]:
+    from rooms.storage.scylla.cql import cql
+
+    return cql.rows(f"SELECT * FROM {{{table}}}")
+
+
+def _update(table: str, key: dict[str, Any], values: dict[str, Any]) -> None:
+    from rooms.storage.scylla import cql as c
+
+    converted = {k: (c.to_us(v) if isinstance(v, datetime) else v) for k, v in values.items()}
+    c.cql.execute_writes([c.update(table, key, converted)])
