@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from rooms import services
-from streaming.models import OutboxEvent
+from rooms.storage.records import OutboxRecord
+from tests import storage_probe as probe
 
 
 @pytest.fixture
@@ -38,8 +39,8 @@ def make_p2p(db: None) -> Callable[[Any, Any], uuid.UUID]:
     return make
 
 
-def outbox(**filters: Any) -> list[OutboxEvent]:
-    return list(OutboxEvent.objects.filter(**filters).order_by("id"))
+def outbox(**filters: Any) -> list[OutboxRecord]:
+    return probe.outbox(**filters)
 
 
 def outbox_types(room_id: uuid.UUID) -> list[str]:

@@ -16,12 +16,11 @@ from django.db import connection
 from django.utils import timezone
 
 from rooms import services
-from rooms.models import Participant, Room
 from rooms.storage import get_repository
 from rooms.storage.base_rooms import P2PRoomExistsError
 from rooms.storage.records import RoomDraft
 from streaming.events import encode_event
-from streaming.models import OutboxEvent
+from tests import storage_probe as probe
 from tests.factories import UserFactory
 from tests.rooms.conftest import outbox
 
@@ -30,7 +29,7 @@ REAL_ROOM_KEYS = True  # every room gets its own scrypt-derived key here
 
 
 def _counts() -> tuple[int, int, int]:
-    return Room.objects.count(), Participant.objects.count(), OutboxEvent.objects.count()
+    return len(probe.rooms()), len(probe.participants()), len(probe.outbox())
 
 
 def _unwrap_independently(encryption_data: str) -> tuple[bytes, bytes]:
@@ -65,9 +64,9 @@ def test_p2p_create_answers_the_room_as_owner_with_the_partner(api, user_factory
     assert room["unread_count"] == 0 and room["last_message"] is None
     encode_event({"room": room})
 
-    stored = Room.objects.get(id=room["id"])
+    stored = probe.room(room["id"])
     assert stored.p2p_key == f"{min(alice.id, bob.id)}:{max(alice.id, bob.id)}"
-    roles = dict(Participant.objects.filter(room=stored).values_list("user_id", "role"))
+    roles = {p.user_id: p.role for p in probe.participants(room_id=stored.id)}
     assert roles == {alice.id: "OWNER", bob.id: "MEMBER"}
 
 
@@ -123,7 +122,7 @@ def test_group_create_stores_permissions_and_roles(api, user_factory) -> None:
     assert room["role"] == "OWNER"
     assert {p["id"] for p in room["participants"]} == {str(alice.id), str(bob.id)}
     assert room["partner"] is None
-    assert Participant.objects.filter(room_id=room["id"]).count() == 2
+    assert len(probe.participants(room_id=uuid.UUID(room["id"]))) == 2
 
 
 @pytest.mark.django_db
@@ -151,7 +150,7 @@ def test_p2p_after_the_pair_left_creates_a_new_room(make_p2p, user_factory) -> N
     second = make_p2p(bob, alice)
 
     assert second != first
-    assert Room.objects.get(id=first).deleted_at is not None
+    assert probe.room(first).deleted_at is not None
 
 
 @pytest.mark.parametrize(
@@ -255,9 +254,9 @@ def test_two_concurrent_p2p_creates_make_one_room(monkeypatch) -> None:
     assert errors == []
     assert len(collisions) == 1  # both inserted; the unique key refused the second
     assert len(results) == 2 and results[0] == results[1]
-    assert Room.objects.filter(type="p2p").count() == 1
-    assert Participant.objects.filter(room_id=uuid.UUID(results[0])).count() == 2
-    assert OutboxEvent.objects.filter(event_type="room_join").count() == 2
+    assert len(probe.rooms(type="p2p")) == 1
+    assert len(probe.participants(room_id=uuid.UUID(results[0]))) == 2
+    assert len(probe.outbox(event_type="room_join")) == 2
 
 
 @pytest.mark.django_db
@@ -284,4 +283,4 @@ def test_room_insert_with_a_taken_p2p_key_raises_and_keeps_the_unit_of_work(make
         # The savepoint rolled back only the insert: the transaction still answers.
         assert repo.room_get_by_p2p_key(draft.p2p_key or "").id == existing  # type: ignore[union-attr]
 
-    assert Room.objects.count() == 1
+    assert len(probe.rooms()) == 1

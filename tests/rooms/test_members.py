@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from messaging.models import Message
 from rooms import services
-from rooms.models import Participant, Room
 from streaming.events import encode_event
-from streaming.models import OutboxEvent
+from tests import storage_probe as probe
 from tests.rooms.conftest import outbox, outbox_types
 
 ADD = "/api/chat/v1/room/participant/add"
@@ -18,15 +16,15 @@ LEAVE = "/api/chat/v1/room/leave"
 
 def _state() -> tuple:
     return (
-        list(Participant.objects.order_by("id").values_list("room_id", "user_id", "role", "removed_at")),
-        list(Room.objects.order_by("id").values_list("id", "deleted_at")),
-        Message.objects.count(),
-        OutboxEvent.objects.count(),
+        sorted((p.room_id.int, p.user_id, p.role, p.removed_at) for p in probe.participants()),
+        [(r.id, r.deleted_at) for r in probe.rooms()],
+        len(probe.messages()),
+        len(probe.outbox()),
     )
 
 
 def _roles(room_id) -> dict[int, str]:  # type: ignore[no-untyped-def]
-    return dict(Participant.objects.filter(room_id=room_id, removed_at__isnull=True).values_list("user_id", "role"))
+    return {p.user_id: p.role for p in probe.participants(room_id=room_id, removed_at=None)}
 
 
 # --- AddParticipantToRoom -----------------------------------------------------------------------
@@ -36,13 +34,13 @@ def _roles(room_id) -> dict[int, str]:  # type: ignore[no-untyped-def]
 def test_add_writes_new_member_message_then_room_join_direct_and_on_the_room(api, user_factory, make_group):
     owner, member, newcomer = user_factory(), user_factory(), user_factory()
     room_id = make_group(owner, member, name="Team")
-    OutboxEvent.objects.all().delete()
+    probe.outbox_clear()
 
     response = api(owner).post(ADD, {"id": str(room_id), "participants": [str(newcomer.id)]}, format="json")
 
     assert response.status_code == 200 and response.json() == {"success": True}
     assert _roles(room_id)[newcomer.id] == "MEMBER"
-    message = Message.objects.get(room_id=room_id)
+    (message,) = probe.messages(room_id=room_id)
     assert (message.type, message.event, message.sender_id) == ("system_message", "new_member", owner.id)
     events = outbox(room_id=str(room_id))
     assert [(e.event_type, e.subject) for e in events] == [
@@ -70,13 +68,12 @@ def test_add_reactivates_a_removed_member_and_skips_active_ones(api, user_factor
     room_id = make_group(owner, member, returning)
     services.room_participant_role_set(user_id=owner.id, room_id=room_id, participant_id=returning.id, role="ADMIN")
     services.room_leave(user_id=returning.id, room_id=room_id)
-    row_id = Participant.objects.get(room_id=room_id, user=returning).id
-    OutboxEvent.objects.all().delete()
+    probe.outbox_clear()
 
     api(owner).post(ADD, {"id": str(room_id), "participants": [returning.id, member.id]}, format="json")
 
-    again = Participant.objects.get(room_id=room_id, user=returning)
-    assert again.id == row_id and again.removed_at is None and again.role == "MEMBER"
+    (again,) = probe.participants(room_id=room_id, user_id=returning.id)  # the same row, re-activated
+    assert again.removed_at is None and again.role == "MEMBER"
     assert outbox_types(room_id) == ["message", "room_join", "room_join"]  # only the returning user
 
 
@@ -123,7 +120,7 @@ def test_add_refusals_write_nothing(api, user_factory, make_group, make_p2p, kin
 def test_owner_promotes_a_member_and_room_updated_is_published(api, user_factory, make_group) -> None:
     owner, member = user_factory(), user_factory()
     room_id = make_group(owner, member)
-    OutboxEvent.objects.all().delete()
+    probe.outbox_clear()
 
     response = api(owner).put(ROLE, {"id": str(room_id), "participant": member.id, "role": "ADMIN"}, format="json")
 
@@ -193,13 +190,13 @@ def test_member_leaves_with_remove_member_message_and_room_leave(api, user_facto
     owner, member = user_factory(), user_factory()
     third = user_factory()
     room_id = make_group(owner, member, third)
-    OutboxEvent.objects.all().delete()
+    probe.outbox_clear()
 
     response = api(member).post(LEAVE, {"id": str(room_id)}, format="json")
 
     assert response.status_code == 200 and response.json() == {"success": True}
-    assert Participant.objects.get(room_id=room_id, user=member).removed_at is not None
-    assert Message.objects.get(room_id=room_id).event == "remove_member"
+    assert probe.participant(room_id, member.id).removed_at is not None
+    assert [m.event for m in probe.messages(room_id=room_id)] == ["remove_member"]
     events = outbox(room_id=str(room_id))
     assert [e.event_type for e in events] == ["message", "room_leave"]
     leave = events[1].data["room_leave"]
@@ -214,7 +211,7 @@ def test_admin_removes_members_one_event_pair_each(api, user_factory, make_group
     owner, admin, one, two = user_factory(), user_factory(), user_factory(), user_factory()
     room_id = make_group(owner, admin, one, two)
     services.room_participant_role_set(user_id=owner.id, room_id=room_id, participant_id=admin.id, role="ADMIN")
-    OutboxEvent.objects.all().delete()
+    probe.outbox_clear()
 
     response = api(admin).post(LEAVE, {"id": str(room_id), "participants": [one.id, str(two.id)]}, format="json")
 
@@ -236,7 +233,7 @@ def test_owner_leaving_hands_ownership_over(api, user_factory, make_group, admin
     services.room_participants_add(user_id=owner.id, room_id=room_id, participant_ids=[admin.id])
     if admins:
         services.room_participant_role_set(user_id=owner.id, room_id=room_id, participant_id=admin.id, role="ADMIN")
-    OutboxEvent.objects.all().delete()
+    probe.outbox_clear()
 
     api(owner).post(LEAVE, {"id": str(room_id)}, format="json")
 
@@ -251,11 +248,11 @@ def test_last_member_leaving_deletes_the_group(api, user_factory, make_group) ->
     owner, member = user_factory(), user_factory()
     room_id = make_group(owner, member)
     services.room_leave(user_id=member.id, room_id=room_id)
-    OutboxEvent.objects.all().delete()
+    probe.outbox_clear()
 
     api(owner).post(LEAVE, {"id": str(room_id)}, format="json")
 
-    assert Room.objects.get(id=room_id).deleted_at is not None
+    assert probe.room(room_id).deleted_at is not None
     assert outbox_types(room_id) == ["room_leave"]
     assert outbox(room_id=str(room_id))[0].data["room_leave"]["reason"] == "room_deleted"
 
@@ -264,18 +261,18 @@ def test_last_member_leaving_deletes_the_group(api, user_factory, make_group) ->
 def test_p2p_leave_removes_both_and_deletes_the_room(api, user_factory, make_p2p) -> None:
     alice, bob = user_factory(), user_factory()
     room_id = make_p2p(alice, bob)
-    OutboxEvent.objects.all().delete()
+    probe.outbox_clear()
 
     response = api(alice).post(LEAVE, {"id": str(room_id), "leave_all": False}, format="json")
 
     assert response.status_code == 200
-    room = Room.objects.get(id=room_id)
+    room = probe.room(room_id)
     assert room.deleted_at is not None and room.p2p_key is None
-    assert Participant.objects.filter(room_id=room_id, removed_at__isnull=True).count() == 0
+    assert len(probe.participants(room_id=room_id, removed_at=None)) == 0
     events = outbox(room_id=str(room_id))
     assert [e.event_type for e in events] == ["room_leave"]
     assert sorted(events[0].data["room_leave"]["users_id"]) == sorted([str(alice.id), str(bob.id)])
-    assert Message.objects.filter(room_id=room_id).count() == 0
+    assert len(probe.messages(room_id=room_id)) == 0
     assert api(bob).get(f"/api/chat/v1/room/{room_id}").status_code == 404
 
 
@@ -287,7 +284,7 @@ def test_owner_leave_all_deletes_the_group(api, user_factory, make_group) -> Non
     response = api(owner).post(LEAVE, {"id": str(room_id), "leave_all": True}, format="json")
 
     assert response.status_code == 200
-    assert Room.objects.get(id=room_id).deleted_at is not None
+    assert probe.room(room_id).deleted_at is not None
     assert _roles(room_id) == {}
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 
 from chatproject.errors import PermissionDenied
-from messaging.models import Message
-from rooms.models import Participant, Room
 from rooms.permissions import check_member_permission, has_member_permission
 from rooms.storage import get_repository
-from streaming.models import OutboxEvent
+from tests import storage_probe as probe
 
 # operation → (method, path, payload builder, the member permission that unlocks it for MEMBERs or None)
 OPERATIONS = {
@@ -51,10 +49,10 @@ MATRIX = {
 
 def _state() -> tuple:
     return (
-        list(Room.objects.order_by("id").values_list("name", "deleted_at")),
-        list(Participant.objects.order_by("id").values_list("user_id", "role", "removed_at")),
-        Message.objects.count(),
-        OutboxEvent.objects.count(),
+        sorted((r.id.int, r.name, r.deleted_at) for r in probe.rooms()),
+        sorted((p.room_id.int, p.user_id, p.role, p.removed_at) for p in probe.participants()),
+        len(probe.messages()),
+        len(probe.outbox()),
     )
 
 

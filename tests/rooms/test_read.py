@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -11,8 +12,8 @@ from django.utils import timezone
 
 from messaging.services.send import SendRequest, message_send
 from rooms import services
-from rooms.models import Participant, Room
 from streaming.events import encode_event
+from tests import storage_probe as probe
 
 LIST = "/api/chat/v1/room/list"
 
@@ -27,10 +28,10 @@ def test_rooms_are_ordered_pinned_then_last_message_then_created(api, user_facto
     me, other = user_factory(), user_factory()
     old_quiet, new_quiet, old_talk, new_talk, pinned = (make_group(me, other, name=f"r{i}") for i in range(5))
     now = timezone.now()
-    Room.objects.filter(id=old_talk).update(last_message_at=now - timedelta(hours=2))
-    Room.objects.filter(id=new_talk).update(last_message_at=now - timedelta(hours=1))
-    Room.objects.filter(id=old_quiet).update(created_at=now - timedelta(days=2))
-    Room.objects.filter(id=new_quiet).update(created_at=now - timedelta(days=1))
+    probe.room_update(old_talk, last_message_at=now - timedelta(hours=2))
+    probe.room_update(new_talk, last_message_at=now - timedelta(hours=1))
+    probe.room_update(old_quiet, created_at=now - timedelta(days=2))
+    probe.room_update(new_quiet, created_at=now - timedelta(days=1))
     services.room_pin_toggle(user_id=me.id, room_id=pinned)
 
     ids = _ids(api(me).get(LIST))
@@ -66,8 +67,9 @@ def test_type_since_and_paging(api, user_factory, make_group, make_p2p) -> None:
     groups = [make_group(me, other, name=f"g{i}") for i in range(3)]
     p2p = make_p2p(me, third)
     long_ago = timezone.now() - timedelta(days=3)
-    Room.objects.filter(id__in=groups[:2]).update(updated_at=long_ago)
-    Participant.objects.filter(room_id__in=groups[:2]).update(updated_at=long_ago)
+    for group in groups[:2]:
+        probe.room_update(group, updated_at=long_ago)
+        probe.participant_update(group, updated_at=long_ago)
     since = (timezone.now() - timedelta(days=1)).isoformat()
 
     assert _ids(api(me).get(LIST, {"type": "p2p"})) == [str(p2p)]
@@ -115,7 +117,7 @@ def _make_rooms(count: int, me, others) -> None:  # type: ignore[no-untyped-def]
                 user_id=me.id, room_type="group", participant_ids=[o.id for o in others[:6]], name=f"g{i}"
             ).room
         sender = others[i] if i % 2 else others[0]
-        message_send(user_id=sender.id, request=SendRequest(room_id=room["id"], text=f"hello {i}"))
+        message_send(user_id=sender.id, request=SendRequest(room_id=uuid.UUID(room["id"]), text=f"hello {i}"))
 
 
 @pytest.mark.django_db

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from messaging.models import Message
-from rooms.models import Participant, Room
 from streaming.events import encode_event
-from streaming.models import OutboxEvent
+from tests import storage_probe as probe
 from tests.rooms.conftest import outbox, outbox_types
 
 UPDATE = "/api/chat/v1/room/update"
 
 
 def _snapshot(room_id) -> tuple:  # type: ignore[no-untyped-def]
-    room = Room.objects.get(id=room_id)
+    room = probe.room(room_id)
     return (
         room.name,
         room.description,
@@ -22,9 +20,9 @@ def _snapshot(room_id) -> tuple:  # type: ignore[no-untyped-def]
         room.send_message,
         room.add_member,
         room.edit_group,
-        list(Participant.objects.filter(room_id=room_id).order_by("id").values_list("role", "is_muted", "removed_at")),
-        Message.objects.count(),
-        OutboxEvent.objects.count(),
+        [(p.role, p.is_muted, p.removed_at) for p in probe.participants(room_id=room_id)],
+        len(probe.messages()),
+        len(probe.outbox()),
     )
 
 
@@ -32,7 +30,7 @@ def _snapshot(room_id) -> tuple:  # type: ignore[no-untyped-def]
 def test_rename_and_new_photo_write_system_messages_and_room_updated(api, user_factory, make_group) -> None:
     owner, member = user_factory(), user_factory()
     room_id = make_group(owner, member, name="Old")
-    OutboxEvent.objects.all().delete()
+    probe.outbox_clear()
 
     response = api(owner).put(
         UPDATE,
@@ -41,9 +39,9 @@ def test_rename_and_new_photo_write_system_messages_and_room_updated(api, user_f
     )
 
     assert response.status_code == 200 and response.json() == {"success": True}
-    room = Room.objects.get(id=room_id)
+    room = probe.room(room_id)
     assert (room.name, room.photo_url, room.description) == ("New", "https://img.example/n.png", "about")
-    messages = list(Message.objects.filter(room_id=room_id).order_by("created_at"))
+    messages = probe.messages(room_id=room_id)
     assert [(m.type, m.event) for m in messages] == [("system_message", "new_name"), ("system_message", "new_photo")]
     assert "New" in messages[0].text
     assert room.last_message_id == messages[-1].id
@@ -59,13 +57,13 @@ def test_rename_and_new_photo_write_system_messages_and_room_updated(api, user_f
 def test_description_or_permissions_change_without_system_message(api, user_factory, make_group) -> None:
     owner, member = user_factory(), user_factory()
     room_id = make_group(owner, member)
-    OutboxEvent.objects.all().delete()
+    probe.outbox_clear()
 
     api(owner).put(UPDATE, {"id": str(room_id), "description": "d", "add_member": True}, format="json")
 
-    assert Message.objects.filter(room_id=room_id).count() == 0
+    assert len(probe.messages(room_id=room_id)) == 0
     assert outbox_types(room_id) == ["is_room_updated"]
-    assert Room.objects.get(id=room_id).add_member is True
+    assert probe.room(room_id).add_member is True
 
 
 @pytest.mark.django_db
@@ -111,7 +109,7 @@ def test_member_with_edit_group_may_rename(api, user_factory, make_group) -> Non
     response = api(member).put(UPDATE, {"id": str(room_id), "name": "By member"}, format="json")
 
     assert response.status_code == 200
-    assert Room.objects.get(id=room_id).name == "By member"
+    assert probe.room(room_id).name == "By member"
 
 
 @pytest.mark.django_db
@@ -130,7 +128,7 @@ def test_p2p_rooms_cannot_be_updated(api, user_factory, make_p2p) -> None:
 
 
 def _flags(room_id, user) -> tuple[bool, bool, bool]:  # type: ignore[no-untyped-def]
-    p = Participant.objects.get(room_id=room_id, user=user)
+    p = probe.participant(room_id, user.id)
     return p.is_pinned, p.is_muted, p.is_partner_blocked
 
 
@@ -138,7 +136,7 @@ def _flags(room_id, user) -> tuple[bool, bool, bool]:  # type: ignore[no-untyped
 def test_pin_toggles_the_callers_flag_without_event(api, user_factory, make_group) -> None:
     owner, member = user_factory(), user_factory()
     room_id = make_group(owner, member)
-    OutboxEvent.objects.all().delete()
+    probe.outbox_clear()
     client = api(member)
 
     assert client.post("/api/chat/v1/room/pin", {"id": str(room_id)}, format="json").json() == {"success": True}
@@ -147,14 +145,14 @@ def test_pin_toggles_the_callers_flag_without_event(api, user_factory, make_grou
     assert client.get(f"/api/chat/v1/room/{room_id}").json()["room"]["is_pinned"] is True
     client.post("/api/chat/v1/room/pin", {"id": str(room_id)}, format="json")
     assert _flags(room_id, member) == (False, False, False)
-    assert OutboxEvent.objects.count() == 0
+    assert len(probe.outbox()) == 0
 
 
 @pytest.mark.django_db
 def test_mute_toggles_and_publishes_room_updated(api, user_factory, make_group) -> None:
     owner, member = user_factory(), user_factory()
     room_id = make_group(owner, member)
-    OutboxEvent.objects.all().delete()
+    probe.outbox_clear()
 
     api(member).post("/api/chat/v1/room/mute", {"id": str(room_id)}, format="json")
 
@@ -171,7 +169,7 @@ def test_block_is_p2p_only_and_sets_the_callers_flag(api, user_factory, make_p2p
     alice, bob = user_factory(), user_factory()
     p2p = make_p2p(alice, bob)
     group = make_group(alice, bob)
-    OutboxEvent.objects.all().delete()
+    probe.outbox_clear()
 
     assert api(alice).post("/api/chat/v1/room/block", {"id": str(p2p)}, format="json").status_code == 200
     assert _flags(p2p, alice) == (False, False, True)
@@ -181,7 +179,7 @@ def test_block_is_p2p_only_and_sets_the_callers_flag(api, user_factory, make_p2p
     refused = api(alice).post("/api/chat/v1/room/block", {"id": str(group)}, format="json")
     assert refused.status_code == 400 and refused.json()["code"] == "invalid_request_data"
     assert _flags(group, alice) == (False, False, False)
-    assert OutboxEvent.objects.count() == 0
+    assert len(probe.outbox()) == 0
 
 
 @pytest.mark.parametrize("op", ["pin", "mute", "block"])
