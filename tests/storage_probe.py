@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -244,6 +245,94 @@ def outbox_clear() -> None:
         from streaming.models import OutboxEvent
 
         OutboxEvent.objects.all().delete()
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    """The publication state of one outbox event (what the publisher and the relay change)."""
+
+    event_id: uuid.UUID
+    published_at: datetime | None
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str
+
+
+def outbox_state(event_id: uuid.UUID | str) -> OutboxState:
+    """The publication state of the event; fails if there is none."""
+    (found,) = [s for s in outbox_states() if s.event_id == uuid.UUID(str(event_id))]
+    return found
+
+
+def outbox_update(event_ids: Iterable[uuid.UUID | str] | None = None, **fields: Any) -> None:
+    """Sets published_at / next_attempt_at of these events (all with None) directly, as a crash or
+    the passing of time would leave them: published_at=None makes an event pending again."""
+    values = {k: _when(v) for k, v in fields.items()}
+    unknown = set(values) - {"published_at", "next_attempt_at"}
+    if unknown:
+        raise ValueError(f"outbox_update cannot set {sorted(unknown)}")
+    ids = None if event_ids is None else {uuid.UUID(str(e)) for e in event_ids}
+    if not _scylla():
+        from streaming.models import OutboxEvent
+
+        rows = OutboxEvent.objects.all() if ids is None else OutboxEvent.objects.filter(event_id__in=ids)
+        rows.update(**values)
+        return
+    from rooms.storage.scylla import cql as c
+    from rooms.storage.scylla.outbox import HOUR_US
+
+    writes = []
+    for row in _scan("outbox_events"):
+        if ids is not None and row["event_id"] not in ids:
+            continue
+        key = {"event_id": row["event_id"]}
+        pending = {"bucket": row["bucket"], "event_tid": row["event_tid"]}
+        if "next_attempt_at" in values:
+            at = c.opt_us(values["next_attempt_at"])
+            writes.append(c.update("outbox_events", key, {"next_attempt_at": at}))
+            if row["published_at"] is None:
+                writes.append(c.update("outbox_pending", pending, {"next_attempt_at": at}))
+        if "published_at" in values:
+            at = c.opt_us(values["published_at"])
+            writes.append(c.update("outbox_events", key, {"published_at": at}))
+            if at is None:  # pending again
+                writes.append(c.insert("outbox_pending", {**pending, "event_id": row["event_id"]}))
+                writes.append(c.insert("outbox_pending_buckets", {"shard": 0, "bucket": row["bucket"]}))
+            else:  # published then: where pruning finds it
+                writes.append(c.delete("outbox_pending", pending))
+                published = {"bucket": at // HOUR_US, "event_id": row["event_id"], "published_at": at}
+                writes.append(c.insert("outbox_published", published))
+                writes.append(c.insert("outbox_published_buckets", {"shard": 0, "bucket": at // HOUR_US}))
+    c.cql.execute_writes(writes)
+
+
+def outbox_states() -> list[OutboxState]:
+    """The publication state of every outbox event."""
+    if _scylla():
+        from rooms.storage.scylla.cql import from_us
+
+        return [
+            OutboxState(
+                event_id=row["event_id"],
+                published_at=from_us(row["published_at"]),
+                attempts=row["attempts"] or 0,
+                next_attempt_at=from_us(row["next_attempt_at"]),
+                last_error=row["last_error"] or "",
+            )
+            for row in _scan("outbox_events")
+        ]
+    from streaming.models import OutboxEvent
+
+    return [
+        OutboxState(
+            event_id=row.event_id,
+            published_at=row.published_at,
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at,
+            last_error=row.last_error,
+        )
+        for row in OutboxEvent.objects.all()
+    ]
 
 
 def _outbox() -> list[tuple[int, OutboxRecord]]:

@@ -9,6 +9,7 @@ test database's transactions already isolate the tests.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -31,8 +32,16 @@ def _scylla_test_keyspace() -> Iterator[None]:
         return
     from tests.storage import scylla_keyspace
 
-    scylla_keyspace.prepare(test_keyspace())
+    keyspace = test_keyspace()
+    scylla_keyspace.prepare(keyspace)
+    # Processes that tests start (manage.py chat_bridge, daphne) use the test keyspace too.
+    previous = os.environ.get("CASSANDRA_KEYSPACE")
+    os.environ["CASSANDRA_KEYSPACE"] = keyspace
     yield
+    if previous is None:
+        os.environ.pop("CASSANDRA_KEYSPACE", None)
+    else:
+        os.environ["CASSANDRA_KEYSPACE"] = previous
 
 
 @pytest.fixture(autouse=True)
