@@ -3,8 +3,9 @@
 One bridge process holds ONE durable push consumer on the stream (not one per client, as the
 original did). For each event it decodes the envelope once and `group_send`s it to `room.<id>` (room
 subjects) or `user.<id>` (direct subjects) with its stream sequence (the sockets' cursor) and `prev`,
-the sequence of the previous event on the same subject, which lets a socket notice that the channel
-layer dropped one (it then replays the gap from JetStream). The bridge acks an event only after the
+the sequence of the previous event it sent on the same subject, which lets a socket notice that the
+channel layer dropped one (it then replays the gap from JetStream). A `status_update` SENT goes to its
+sender's user group only, outside that chain (envelope.route). The bridge acks an event only after the
 send; if the channel layer fails it retries in place, so the order is never broken by a redelivery.
 
 Several bridges, per-room order kept: `--partition i --partitions N`. A subject belongs to partition
@@ -19,7 +20,8 @@ Restarts: a durable push consumer would redeliver the events a dead bridge left 
 the ack wait, AFTER newer ones, so at start-up a bridge resets its durable to its ack floor
 (JetStream ADR-60): delivery resumes, in order, at the first unacked event. Events the dead bridge had
 sent but not acked are sent again; sockets drop them by sequence. The `prev` of the first event of a
-subject after a restart is looked up in JetStream (direct get, last message on the subject before it).
+subject after a restart is looked up in JetStream (direct get, last message on the subject before it;
+if that was a rerouted SENT status, a socket sees a false gap and replays one event: harmless).
 
 Push: with `push=True` the bridge also runs a second durable per partition (`...-push-p<i>of<N>`,
 room subjects only) that hands `message` events to streaming.push; its claims are unique per (event,
@@ -46,7 +48,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
-from streaming.envelope import Envelope, EnvelopeError, StreamItem, decode_envelope, group_for_subject
+from streaming.envelope import Envelope, EnvelopeError, StreamItem, decode_envelope, route
 from streaming.events import ROOM_SUBJECT_PREFIX
 from streaming.jetstream import STREAM_NAME, ensure_stream
 
@@ -232,7 +234,6 @@ class Bridge:
         if not self.owns(subject):
             await msg.ack()
             return
-        group = group_for_subject(subject)
         seq = msg.metadata.sequence.stream
         try:
             envelope = decode_envelope(msg.data)
@@ -240,19 +241,22 @@ class Bridge:
             logger.error("bridge: dropping %s #%d: %s", subject, seq, exc)
             await msg.ack()
             return
+        group, chained = route(subject, envelope.event)
         if group is None:
             await msg.ack()
             return
         item = StreamItem(
             subject=subject,
             seq=seq,
-            prev=await self.prev.prev(subject, seq),
+            prev=await self.prev.prev(subject, seq) if chained else None,
             actor_user_id=envelope.actor_user_id,
             event=envelope.event,
+            chained=chained,
         )
         if not await self._send(group, item.group_message()):
             return  # stopping: not acked, delivered again after the restart
-        self.prev.forwarded(subject, seq)
+        if chained:
+            self.prev.forwarded(subject, seq)
         self.forwarded += 1
         await msg.ack()
 

@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 BATCH_MAX = 500
 ACK_TIMEOUT_SECONDS = 5.0
+RECORD_DELAY_SECONDS = 0.2
 RETRY_BASE_SECONDS = 1.0
 RETRY_MAX_SECONDS = 300.0
 
@@ -114,7 +115,8 @@ class Publisher:
         self._db = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-publisher-db")
         self._ready = threading.Event()
         self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        self._unrecorded = BatchResult()
+        self._recorder: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -217,9 +219,24 @@ class Publisher:
                 result = await publish_batch(js, batch)
                 if result.failed:
                     logger.warning("publisher: %d event(s) not published, left to the relay", len(result.failed))
-                await self._loop.run_in_executor(self._db, self._record, result)
+                self._unrecorded.published += result.published
+                self._unrecorded.failed.update(result.failed)
+                if self._recorder is None or self._recorder.done():
+                    self._recorder = asyncio.create_task(self._record_soon(0.0 if stop else RECORD_DELAY_SECONDS))
             if stop:
+                if self._recorder is not None:
+                    await self._recorder
                 return
+
+    async def _record_soon(self, delay: float) -> None:
+        """Marks the outcome of every batch of the last `delay` seconds in one go: one UPDATE for a
+        burst, not one per request. The relay's grace period covers rows not yet marked."""
+        while True:
+            await asyncio.sleep(delay)
+            result, self._unrecorded = self._unrecorded, BatchResult()
+            if not result.published and not result.failed:
+                return  # (what arrived while the last one was written is written by this loop)
+            await self._loop.run_in_executor(self._db, self._record, result)
 
     @staticmethod
     def _record(result: BatchResult) -> None:

@@ -65,18 +65,23 @@ class StreamCursor:
         return self._last.get(subject, self.floor)
 
     def check(self, item: StreamItem) -> Check:
+        if not item.chained:  # outside its subject's chain: only its event id tells a duplicate
+            return Check(Verdict.DUPLICATE if self._seen(item) else Verdict.DELIVER)
         last = self.last_for(item.subject)
         if last is not None and item.seq <= last:
             return Check(Verdict.DUPLICATE)
-        if str(item.event.get("event_id") or "") in self._recent:
+        if self._seen(item):
             return Check(Verdict.DUPLICATE)  # a republish JetStream stored twice (outside its window)
         if last is not None and item.prev is not None and item.prev > last:
             return Check(Verdict.GAP, after=last)
         return Check(Verdict.DELIVER)
 
+    def _seen(self, item: StreamItem) -> bool:
+        return str(item.event.get("event_id") or "") in self._recent
+
     def mark(self, item: StreamItem) -> None:
         """Records the item as handled (sent or dropped by the rules: either way not to be replayed)."""
-        if item.seq > self._last.get(item.subject, 0):
+        if item.chained and item.seq > self._last.get(item.subject, 0):
             self._last[item.subject] = item.seq
         self.cursor = max(self.cursor, item.seq)
         event_id = str(item.event.get("event_id") or "")

@@ -1,0 +1,110 @@
+"""The per-connection rules and the delivery bookkeeping, without any server."""
+
+from __future__ import annotations
+
+import time
+
+from streaming.envelope import StreamItem, route
+from streaming.services import (
+    Action,
+    StreamCursor,
+    TypingLimiter,
+    Verdict,
+    event_action,
+    joins_streaming,
+    leaves_streaming,
+    replay_visible,
+)
+
+ROOM = "r1"
+SUBJECT = f"CHAT_EVENTS.{ROOM}"
+
+
+def item(seq: int, prev: int | None, event: dict, *, subject: str = SUBJECT, chained: bool = True) -> StreamItem:
+    return StreamItem(subject, seq, prev, "9", {"event_id": f"e{seq}", "room_id": ROOM, **event}, chained)
+
+
+def test_event_actions_follow_the_original_rules() -> None:
+    def action(event: dict, user: int = 1) -> Action:
+        return event_action(event={"room_id": ROOM, **event}, actor_user_id="9", user_id=user)
+
+    assert event_action(event={"room_id": "", "message": {}}, actor_user_id="9", user_id=1) is Action.DROP
+    assert action({"message": {"id": "m"}}) is Action.SEND
+    assert action({"status_update": {"status": "SENT", "sender_id": "1"}}) is Action.SEND
+    assert action({"status_update": {"status": "SENT", "sender_id": "2"}}) is Action.DROP
+    assert action({"status_update": {"status": "READ", "sender_id": "2"}}) is Action.SEND
+    assert action({"is_room_updated": True}) is Action.ATTACH_ROOM
+    assert action({"room_join": {"user_id": "3"}}) is Action.JOIN
+    assert action({"room_leave": {"users_id": ["3"]}}) is Action.LEAVE
+    assert action({"typing": {"user_id": "2"}}) is Action.SEND
+    assert action({"delete_message": "m"}) is Action.SEND
+    assert joins_streaming(event={"room_join": {"user_id": "1"}}, actor_user_id="9", user_id=1)
+    assert joins_streaming(event={"room_join": {"user_id": "3"}}, actor_user_id="1", user_id=1)
+    assert not joins_streaming(event={"room_join": {"user_id": "3"}}, actor_user_id="9", user_id=1)
+    assert leaves_streaming(event={"room_leave": {"users_id": ["3", "1"]}}, user_id=1)
+    assert not leaves_streaming(event={"room_leave": {"users_id": ["3"]}}, user_id=1)
+
+
+def test_sent_statuses_go_to_their_sender_only_outside_the_rooms_chain() -> None:
+    sent = {"status_update": {"status": "SENT", "sender_id": "7"}}
+    read = {"status_update": {"status": "READ", "sender_id": "7"}}
+    assert route(SUBJECT, sent) == ("user.7", False)
+    assert route(SUBJECT, read) == (f"room.{ROOM}", True)
+    assert route(SUBJECT, {"message": {}}) == (f"room.{ROOM}", True)
+    assert route("CHAT_DIRECT_EVENTS.7", {"room_join": {}}) == ("user.7", True)
+    assert route("ELSEWHERE.x", {"message": {}}) == (None, True)
+
+
+def test_the_cursor_drops_duplicates_and_spots_gaps_per_subject() -> None:
+    cursor = StreamCursor(floor=10)
+    old = item(9, 8, {"message": {}})
+    assert cursor.check(old).verdict is Verdict.DUPLICATE  # before the connection
+    first = item(12, 5, {"message": {}})
+    assert cursor.check(first).verdict is Verdict.DELIVER  # prev 5 <= floor: nothing missed
+    cursor.mark(first)
+    assert cursor.check(first).verdict is Verdict.DUPLICATE
+    gap = item(15, 14, {"message": {}})
+    check = cursor.check(gap)
+    assert check.verdict is Verdict.GAP and check.after == 12
+    other = item(16, 3, {"message": {}}, subject="CHAT_EVENTS.r2")
+    assert cursor.check(other).verdict is Verdict.DELIVER
+    # An off-chain SENT status is told apart by its event id only and leaves the chain alone.
+    sent = item(13, None, {"status_update": {"status": "SENT"}}, chained=False)
+    assert cursor.check(sent).verdict is Verdict.DELIVER
+    cursor.mark(sent)
+    assert cursor.check(sent).verdict is Verdict.DUPLICATE
+    assert cursor.last_for(SUBJECT) == 12
+    # The same event stored twice (a republish outside JetStream's window) is dropped by id.
+    again = StreamItem(SUBJECT, 20, 12, "9", {"event_id": "e12", "room_id": ROOM})
+    assert cursor.check(again).verdict is Verdict.DUPLICATE
+
+
+def test_without_a_known_floor_new_subjects_are_accepted_as_they_come() -> None:
+    cursor = StreamCursor(floor=None)
+    assert cursor.check(item(50, 49, {"message": {}})).verdict is Verdict.DELIVER
+
+
+def test_a_replay_hides_a_room_before_the_user_joined_and_after_they_left() -> None:
+    me = "1"
+    items = [
+        item(1, None, {"message": {"id": "before join"}}),
+        StreamItem("CHAT_DIRECT_EVENTS.1", 2, None, "9", {"room_id": ROOM, "room_join": {"user_id": me}}),
+        item(3, 1, {"message": {"id": "member"}}),
+        item(4, 3, {"room_leave": {"users_id": [me]}}),
+        item(5, 4, {"message": {"id": "after leaving"}}),
+        item(6, 5, {"room_join": {"user_id": me}}),
+        item(7, 6, {"message": {"id": "back"}}),
+        StreamItem("CHAT_EVENTS.r2", 8, None, "9", {"room_id": "r2", "message": {"id": "other room"}}),
+    ]
+    assert replay_visible(items, user_id=1) == [False, True, True, True, False, True, True, True]
+
+
+def test_typing_is_limited_to_one_per_room_per_interval_but_a_stop_passes() -> None:
+    limiter = TypingLimiter(interval=0.2)
+    assert limiter.allow("a", True)
+    assert not limiter.allow("a", True)
+    assert limiter.allow("b", True)
+    assert limiter.allow("a", False)  # stopped typing: told at once
+    assert not limiter.allow("a", False)
+    time.sleep(0.25)
+    assert limiter.allow("a", True)
