@@ -140,6 +140,23 @@ pick_java() {
   return 1
 }
 
+# On a fresh Debian/Ubuntu machine (CI): install Java 17 and Maven with apt when they are missing.
+ensure_tools() {
+  local need=()
+  pick_java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+  if ! compgen -G "$LIB_DIR/cassandra-all-*.jar" >/dev/null && ! command -v mvn >/dev/null; then
+    need+=(maven)
+  fi
+  (( ${#need[@]} )) || return 0
+  if ! command -v apt-get >/dev/null || [[ "$(id -u)" != 0 ]]; then
+    err "missing ${need[*]}; install them (Java 11 or 17, and mvn for the first start)"
+    return 1
+  fi
+  log "installing ${need[*]} (apt-get) ..."
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+}
+
 # Copy cassandra-all + runtime deps into .cache/cassandra/lib once. Re-fetches when pom.xml changes.
 ensure_libs() {
   local want have=""
@@ -316,6 +333,7 @@ cmd_start() {
   done
 
   local java
+  ensure_tools
   java="$(pick_java)"
   ensure_libs
   write_conf
