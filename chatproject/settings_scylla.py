@@ -18,7 +18,9 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from chatproject import settings as _base  # the module star-importing this one; complete by now
+from chatproject import settings as _settings  # the module star-importing this one; complete by now
+
+_base: Any = _settings  # (a module in the middle of its import: no static types)
 
 CASSANDRA_DB_ALIAS = "cassandra"
 

@@ -336,7 +336,7 @@ class UnitOfWork:
 
     writes: list[Write] = field(default_factory=list)
     counters: list[Write] = field(default_factory=list)
-    undo: list[Callable[[], None]] = field(default_factory=list)
+    undo: list[Callable[[], object]] = field(default_factory=list)
     callbacks: list[Callable[[], None]] = field(default_factory=list)
     deleted_messages: set[uuid.UUID] = field(default_factory=set)
     pending_rows: dict[tuple[str, tuple[Any, ...]], dict[str, Any] | None] = field(default_factory=dict)
@@ -351,7 +351,7 @@ class UnitOfWork:
         _run_compensations(compensations)
 
 
-def _run_compensations(compensations: Sequence[Callable[[], None]]) -> None:
+def _run_compensations(compensations: Sequence[Callable[[], object]]) -> None:
     for compensate in reversed(compensations):
         try:
             compensate()
@@ -442,7 +442,7 @@ def on_commit(callback: Callable[[], None]) -> None:
         callback()
 
 
-def on_rollback(compensation: Callable[[], None]) -> None:
+def on_rollback(compensation: Callable[[], object]) -> None:
     """Registers the undo of an immediate write (a lightweight transaction) of the current unit."""
     unit = current_unit()
     if unit is not None:

@@ -7,12 +7,12 @@ from contextlib import AbstractContextManager
 
 from rooms.storage.base import ChatRepository
 from rooms.storage.scylla import cql
-from rooms.storage.scylla.messages import ScyllaMessagesMixin
 from rooms.storage.scylla.outbox import ScyllaOutboxMixin
 from rooms.storage.scylla.rooms import ScyllaRoomsMixin
+from rooms.storage.scylla.timeline import ScyllaTimelineMixin
 
 
-class ScyllaRepository(ScyllaRoomsMixin, ScyllaMessagesMixin, ScyllaOutboxMixin, ChatRepository):
+class ScyllaRepository(ScyllaRoomsMixin, ScyllaTimelineMixin, ScyllaOutboxMixin, ChatRepository):
     name = "scylla"
 
     def atomic(self) -> AbstractContextManager[None]:
