@@ -11,7 +11,8 @@ lists come oldest first (creation order).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -346,6 +347,36 @@ def _outbox() -> list[tuple[int, OutboxRecord]]:
     from streaming.models import OutboxEvent
 
     return [(row.id, _outbox_record(row)) for row in OutboxEvent.objects.order_by("id")]
+
+
+# --- round trips ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RoundTrips:
+    count: int = 0
+
+
+@contextmanager
+def round_trips() -> Iterator[RoundTrips]:
+    """Counts the storage round trips made inside: SQL queries, plus CQL statements on scylla (each
+    statement of a concurrent fan-out counts)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counted = RoundTrips()
+    start = _cql_requests()
+    with CaptureQueriesContext(connection) as queries:
+        yield counted
+    counted.count = len(queries) + _cql_requests() - start
+
+
+def _cql_requests() -> int:
+    if not _scylla():
+        return 0
+    from rooms.storage.scylla.cql import cql
+
+    return cql.requests
 
 
 # --- snapshots -----------------------------------------------------------------------------------

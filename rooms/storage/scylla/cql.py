@@ -209,6 +209,8 @@ class Cql:
         self._prepared: dict[str, PreparedStatement] = {}
         self._keyspace_override: str | None = None
         self._lock = threading.Lock()
+        # Statements sent (a first page each): what tests compare to show a read's cost is bounded.
+        self.requests = 0
 
     # The keyspace is the DATABASES entry's NAME unless the tests switch to their own.
     def keyspace(self) -> str:
@@ -248,6 +250,7 @@ class Cql:
         statement = self.prepare(template).bind(tuple(params))
         if fetch_size:
             statement.fetch_size = fetch_size
+        self.requests += 1
         return list(self.session().execute(statement))
 
     def iter_rows(
@@ -256,6 +259,7 @@ class Cql:
         """Rows, fetched page by page as the caller consumes them."""
         statement = self.prepare(template).bind(tuple(params))
         statement.fetch_size = fetch_size
+        self.requests += 1
         yield from self.session().execute(statement)
 
     def one(self, template: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
@@ -268,6 +272,7 @@ class Cql:
         bound = [statement.bind(tuple(p)) for p in params_list]
         if not bound:
             return []
+        self.requests += len(bound)
         if len(bound) == 1:
             return [list(self.session().execute(bound[0]))]
         results = execute_concurrent(
@@ -288,6 +293,7 @@ class Cql:
         if not writes:
             return
         _journal_record(writes)
+        self.requests += 1
         if len(writes) == 1:
             self.session().execute(self.prepare(writes[0].cql).bind(writes[0].params))
             return
@@ -301,12 +307,14 @@ class Cql:
         if not writes:
             return
         _journal_record(writes)
+        self.requests += len(writes)
         statements = [(self.prepare(w.cql), w.params) for w in writes]
         execute_concurrent(self.session(), statements, concurrency=CONCURRENCY, raise_on_first_error=True)
 
     def lwt(self, write: Write) -> tuple[bool, dict[str, Any]]:
         """A lightweight transaction (IF ...): whether it applied, and the existing row when it did not."""
         _journal_record([write])
+        self.requests += 1
         row = self.session().execute(self.prepare(write.cql).bind(write.params)).one()
         applied = bool(row.get("[applied]")) if row else False
         return applied, dict(row or {})
@@ -502,5 +510,6 @@ def fetch_all(reads: Sequence[tuple[str, Sequence[Any]]]) -> list[list[dict[str,
     if not reads:
         return []
     session = cql.session()
+    cql.requests += len(reads)
     futures = [session.execute_async(cql.prepare(template).bind(tuple(params))) for template, params in reads]
     return [list(f.result()) for f in futures]

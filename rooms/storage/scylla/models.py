@@ -92,6 +92,8 @@ class RoomsByUser(Model):
     removed_at = columns.BigInt()
     updated_at = columns.BigInt()
     room_deleted = columns.Boolean()
+    # Joined again after leaving: messages from before joined_at may have been sent to the user.
+    rejoined = columns.Boolean()
 
 
 class DeletedRoomsByUser(Model):

@@ -35,6 +35,7 @@ SELECT_ROOM = "SELECT * FROM {room_details} WHERE room_id = ?"
 SELECT_ROOMS = "SELECT * FROM {room_details} WHERE room_id IN ?"
 SELECT_PARTICIPANTS = "SELECT * FROM {participants_by_room} WHERE room_id = ?"
 SELECT_PARTICIPANT = "SELECT * FROM {participants_by_room} WHERE room_id = ? AND user_id = ?"
+SELECT_PARTICIPANTS_OF_ROOMS = "SELECT * FROM {participants_by_room} WHERE room_id IN ?"
 SELECT_PARTICIPANTS_IN = "SELECT * FROM {participants_by_room} WHERE room_id = ? AND user_id IN ?"
 SELECT_USER_ROOMS = "SELECT * FROM {rooms_by_user} WHERE user_id = ?"
 SELECT_CLAIM = "SELECT * FROM {p2p_room_by_users} WHERE p2p_key = ?"
@@ -361,8 +362,11 @@ class ScyllaRoomsMixin:
         room_ids = list(dict.fromkeys(room_ids))
         if not room_ids:
             return {}
+        by_room: dict[uuid.UUID, list[dict[str, Any]]] = {r: [] for r in room_ids}
+        for row in cql.rows_in(SELECT_PARTICIPANTS_OF_ROOMS, room_ids):
+            by_room[row["room_id"]].append(row)
         picked: dict[uuid.UUID, list[dict[str, Any]]] = {}
-        for room_id, rows in zip(room_ids, cql.rows_many(SELECT_PARTICIPANTS, [(r,) for r in room_ids]), strict=True):
+        for room_id, rows in by_room.items():
             viewer = [r for r in rows if r["user_id"] == viewer_id]
             others = sorted((r for r in rows if _active(r) and r["user_id"] != viewer_id), key=_join_order)
             picked[room_id] = viewer + others[:limit]
@@ -495,7 +499,9 @@ def _participation_writes(
         ]
     return [
         update("participants_by_room", {"room_id": room_id, "user_id": user_id}, {**fields, "removed_at": None}),
-        update("rooms_by_user", {"user_id": user_id, "room_id": room_id}, {**mine, "removed_at": None}),
+        update(
+            "rooms_by_user", {"user_id": user_id, "room_id": room_id}, {**mine, "removed_at": None, "rejoined": True}
+        ),
         c.delete("deleted_rooms_by_user", {"user_id": user_id, "room_id": room_id}),
     ]
 

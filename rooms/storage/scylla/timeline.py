@@ -19,11 +19,19 @@ from rooms.storage.scylla import cql as c
 from rooms.storage.scylla.cql import cql, deleted_in_unit, fetch_all, month_bucket, timeuuid_for, timeuuid_order, to_us
 from rooms.storage.scylla.messages import SELECT_MESSAGES_IN, ScyllaMessagesMixin, message_record
 
+# Rows read per room beyond what is wanted, for the hidden and deleted ones among the newest.
+HEAD_SLACK = 20
+
 SELECT_BUCKETS = "SELECT room_id, bucket FROM {message_buckets_by_room} WHERE room_id IN ?"
 SELECT_RANGE_DESC = (
     "SELECT * FROM {messages_by_room} WHERE room_id = ? AND bucket = ? AND message_tid > ? AND message_tid < ?"
 )
 SELECT_RANGE_ASC = SELECT_RANGE_DESC + " ORDER BY message_tid ASC"
+# The newest rows of many rooms' newest months in one request (room_id x bucket: the rows of a
+# room's other months that the product brings are dropped).
+SELECT_HEADS = (
+    "SELECT * FROM {messages_by_room} WHERE room_id IN ? AND bucket IN ? AND message_tid > ? PER PARTITION LIMIT ?"
+)
 COUNT_RANGE = (
     "SELECT message_id, is_deleted FROM {messages_by_room}"
     " WHERE room_id = ? AND bucket = ? AND message_tid > ? AND message_tid < ?"
@@ -99,6 +107,19 @@ class ScyllaTimelineMixin(ScyllaMessagesMixin):
             yield from cql.iter_rows(statement, (room_id, bucket, lower, upper), fetch_size=fetch_size)
 
     # --- writes ----------------------------------------------------------------------------------
+
+    def _heads(
+        self, newest: dict[uuid.UUID, int], lower: uuid.UUID, limit: int
+    ) -> dict[uuid.UUID, list[dict[str, Any]]]:
+        """Per room, up to `limit` newest rows after `lower` of the month `newest[room]`: one request per
+        hundred rooms."""
+        heads: dict[uuid.UUID, list[dict[str, Any]]] = {r: [] for r in newest}
+        reads = [(chunk, sorted({newest[r] for r in chunk}), lower, limit) for chunk in c.chunks(list(newest))]
+        for rows in cql.rows_many(SELECT_HEADS, reads):
+            for row in rows:
+                if newest.get(row["room_id"]) == row["bucket"]:
+                    heads[row["room_id"]].append(row)
+        return heads
 
     def _visible_rows(self, window: MessageWindow, *, oldest_first: bool, count_only: bool) -> Iterator[dict[str, Any]]:
         """The window's rows in order: from the viewer's latest join on, every message of the room;
@@ -179,9 +200,8 @@ class ScyllaTimelineMixin(ScyllaMessagesMixin):
         if not ids or per_room < 1:
             return {}
         since_us = to_us(since)
-        joined = {
-            r["room_id"]: r["joined_at"] for r in cql.rows(SELECT_USER_ROOMS, (viewer_id,)) if r["room_id"] in set(ids)
-        }
+        mine = {r["room_id"]: r for r in cql.rows(SELECT_USER_ROOMS, (viewer_id,)) if r["room_id"] in set(ids)}
+        joined = {room_id: row["joined_at"] for room_id, row in mine.items()}
         ids = [r for r in ids if r in joined]
         hidden = self._hidden(viewer_id, ids)
         buckets = self._buckets(ids)
@@ -191,20 +211,17 @@ class ScyllaTimelineMixin(ScyllaMessagesMixin):
         # from its newest month for all rooms at once; a room that needs more walks its older months.
         lower = {r: c.max_timeuuid(max(since_us, joined[r]) - 1) for r in ids}
         months = {r: [b for b in buckets[r] if b >= month_bucket(max(since_us, joined[r]))] for r in ids}
-        heads_of = [r for r in ids if months[r]]
-        limits = {r: per_room + len(hidden[r]) for r in heads_of}
-        heads = cql.rows_many(
-            SELECT_RANGE_DESC + " LIMIT ?",
-            [(r, months[r][0], lower[r], c.HIGHEST_TIMEUUID, limits[r]) for r in heads_of],
-        )
-        head_rows = dict(zip(heads_of, heads, strict=True))
+        limit = per_room + HEAD_SLACK
+        heads = self._heads({r: months[r][0] for r in ids if months[r]}, c.max_timeuuid(since_us - 1), limit)
         for room_id in ids:
-            rows: Iterator[dict[str, Any]] = iter(head_rows.get(room_id, []))
-            if len(head_rows.get(room_id, [])) >= limits.get(room_id, 0) > 0:
+            head = heads.get(room_id, [])
+            start = max(since_us, joined[room_id])
+            rows: Iterator[dict[str, Any]] = iter([row for row in head if row["created_at"] >= start])
+            if len(head) >= limit:  # the month holds more: walk the room
                 rows = self._scan(room_id, months[room_id], lower[room_id], c.HIGHEST_TIMEUUID)
             elif len(months[room_id]) > 1:
                 rest = self._scan(room_id, months[room_id][1:], lower[room_id], c.HIGHEST_TIMEUUID)
-                rows = _chain(head_rows.get(room_id, []), rest)
+                rows = _chain([row for row in head if row["created_at"] >= start], rest)
             found: list[MessageRecord] = []
             for row in rows:
                 if row["message_id"] not in hidden[room_id]:
@@ -213,7 +230,7 @@ class ScyllaTimelineMixin(ScyllaMessagesMixin):
                         break
             result[room_id] = found
         # ...those created since then but before the viewer's latest join that were sent to them...
-        before_join = [r for r in ids if since_us < joined[r]]
+        before_join = [r for r in ids if since_us < joined[r] and mine[r]["rejoined"]]  # (first joins: none)
         sent = cql.rows_many(
             SELECT_SENT_TO + " LIMIT ?",
             [
@@ -264,14 +281,10 @@ class ScyllaTimelineMixin(ScyllaMessagesMixin):
         buckets = self._buckets(ids)
         result: dict[uuid.UUID, MessageRecord] = {}
         # The newest month of every room at once; the rare room whose newest rows are all hidden walks on.
-        newest = [r for r in ids if buckets[r]]
-        heads = cql.rows_many(
-            SELECT_RANGE_DESC + " LIMIT 20",
-            [(r, buckets[r][0], c.LOWEST_TIMEUUID, c.HIGHEST_TIMEUUID) for r in newest],
-        )
-        for room_id, rows in zip(newest, heads, strict=True):
+        heads = self._heads({r: buckets[r][0] for r in ids if buckets[r]}, c.LOWEST_TIMEUUID, HEAD_SLACK)
+        for room_id, rows in heads.items():
             candidates: Iterator[dict[str, Any]] = iter(rows)
-            if len(rows) >= 20:
+            if len(rows) >= HEAD_SLACK:
                 candidates = self._scan(room_id, buckets[room_id], c.LOWEST_TIMEUUID, c.HIGHEST_TIMEUUID)
             elif len(buckets[room_id]) > 1:
                 candidates = _chain(
