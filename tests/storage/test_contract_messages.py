@@ -337,3 +337,21 @@ def test_deleted_messages_are_tombstones_in_sync(repo: ChatRepository, users: An
     assert [(m.id, m.is_deleted) for m in found[room.id]] == [(gone.id, True)]
     assert kept.id in _ids(repo.messages_page(MessageWindow(room_id=room.id, viewer_id=member.id), limit=10))
     assert repo.last_messages([room.id], viewer_id=member.id) == {room.id: kept}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_unit_of_work_frees_the_sender_message_id_it_claimed(users: Any) -> None:
+    from rooms.storage import get_repository
+
+    repo = get_repository()
+    owner, member = users(2)
+    room = make_room(repo, owner, [member])
+    with pytest.raises(RuntimeError):
+        with repo.atomic():
+            lost = make_message(repo, room, owner, sender_message_id="retry-me", readers=[member])
+            raise RuntimeError("after the claim")
+    assert repo.message_get_by_sender_message_id(owner.id, "retry-me") is None
+    assert repo.message_get(lost.id) is None
+    assert repo.unread_counts(user_id=member.id, room_ids=[room.id]) == {room.id: 0}
+    again = make_message(repo, room, owner, sender_message_id="retry-me", readers=[member])
+    assert repo.message_get_by_sender_message_id(owner.id, "retry-me") == again

@@ -295,3 +295,17 @@ def test_on_commit_runs_after_the_outermost_commit_and_nested_failure_rolls_back
     ran: list[int] = []
     repo.on_commit(lambda: ran.append(1))  # outside a unit of work: at once
     assert ran == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_unit_of_work_frees_the_p2p_pair_it_claimed(repo: ChatRepository, users: Any) -> None:
+    a, b = users(2)
+    key = f"{min(a.id, b.id)}:{max(a.id, b.id)}"
+    with pytest.raises(RuntimeError):
+        with repo.atomic():
+            lost = make_room(repo, a, [b], type="p2p")
+            raise RuntimeError("after the claim")
+    assert repo.room_get_by_p2p_key(key) is None
+    assert repo.room_get(lost.id) is None
+    room = make_room(repo, b, [a], type="p2p")
+    assert repo.room_get_by_p2p_key(key) == room
