@@ -32,9 +32,9 @@ SELECT_RANGE_ASC = SELECT_RANGE_DESC + " ORDER BY message_tid ASC"
 SELECT_HEADS = (
     "SELECT * FROM {messages_by_room} WHERE room_id IN ? AND bucket IN ? AND message_tid > ? PER PARTITION LIMIT ?"
 )
-COUNT_RANGE = (
-    "SELECT message_id, is_deleted FROM {messages_by_room}"
-    " WHERE room_id = ? AND bucket = ? AND message_tid > ? AND message_tid < ?"
+COUNT_VISIBLE = (
+    "SELECT COUNT(*) AS n FROM {messages_by_room} WHERE room_id = ? AND bucket = ? AND message_tid > ?"
+    " AND message_tid < ? AND is_deleted = false ALLOW FILTERING"  # within one partition
 )
 SELECT_SENT_TO = (
     "SELECT message_tid FROM {messages_sent_to_user}"
@@ -96,17 +96,14 @@ class ScyllaTimelineMixin(ScyllaMessagesMixin):
         upper: uuid.UUID,
         *,
         oldest_first: bool = False,
-        template: str | None = None,
         fetch_size: int = 200,
     ) -> Iterator[dict[str, Any]]:
         """A room's rows strictly between two timeuuids, walking only the months in range."""
         low, high = month_bucket(max(_time_of(lower), 0)), month_bucket(_time_of(upper))
         months = sorted((b for b in buckets if low <= b <= high), reverse=not oldest_first)
-        statement = template or (SELECT_RANGE_ASC if oldest_first else SELECT_RANGE_DESC)
+        statement = SELECT_RANGE_ASC if oldest_first else SELECT_RANGE_DESC
         for bucket in months:
             yield from cql.iter_rows(statement, (room_id, bucket, lower, upper), fetch_size=fetch_size)
-
-    # --- writes ----------------------------------------------------------------------------------
 
     def _heads(
         self, newest: dict[uuid.UUID, int], lower: uuid.UUID, limit: int
@@ -121,33 +118,18 @@ class ScyllaTimelineMixin(ScyllaMessagesMixin):
                     heads[row["room_id"]].append(row)
         return heads
 
-    def _visible_rows(self, window: MessageWindow, *, oldest_first: bool, count_only: bool) -> Iterator[dict[str, Any]]:
+    def _visible_rows(self, window: MessageWindow, *, oldest_first: bool) -> Iterator[dict[str, Any]]:
         """The window's rows in order: from the viewer's latest join on, every message of the room;
         before it, only the messages sent to the viewer (messages_sent_to_user)."""
-        lower, upper = _bounds(window)
-        if timeuuid_order(lower) >= timeuuid_order(upper):
+        lower, upper, since_join, before_join = _split_at_join(window)
+        if not _before(lower, upper):
             return
         hidden = self._hidden(window.viewer_id, [window.room_id])[window.room_id] | deleted_in_unit()
-        since_join, before_join = lower, c.LOWEST_TIMEUUID
-        if window.visible_from is not None:
-            joined = to_us(window.visible_from)
-            since_join = max(lower, c.max_timeuuid(joined - 1), key=timeuuid_order)
-            before_join = min(upper, c.min_timeuuid(joined), key=timeuuid_order)
         parts: list[Iterator[dict[str, Any]]] = []
-        if timeuuid_order(since_join) < timeuuid_order(upper):
+        if _before(since_join, upper):
             buckets = self._buckets([window.room_id])[window.room_id]
-            parts.append(
-                self._scan(
-                    window.room_id,
-                    buckets,
-                    since_join,
-                    upper,
-                    oldest_first=oldest_first,
-                    template=COUNT_RANGE if count_only else None,
-                    fetch_size=5000 if count_only else 200,
-                )
-            )
-        if timeuuid_order(lower) < timeuuid_order(before_join):
+            parts.append(self._scan(window.room_id, buckets, since_join, upper, oldest_first=oldest_first))
+        if _before(lower, before_join):
             sent = self._sent_to(window.viewer_id, window.room_id, lower, before_join, oldest_first=oldest_first)
             parts.insert(0 if oldest_first else len(parts), sent)
         for part in parts:
@@ -183,7 +165,7 @@ class ScyllaTimelineMixin(ScyllaMessagesMixin):
         page: list[MessageRecord] = []
         if limit <= 0:
             return page
-        for position, row in enumerate(self._visible_rows(window, oldest_first=oldest_first, count_only=False)):
+        for position, row in enumerate(self._visible_rows(window, oldest_first=oldest_first)):
             if position >= offset:
                 page.append(message_record(row))
                 if len(page) >= limit:
@@ -191,7 +173,32 @@ class ScyllaTimelineMixin(ScyllaMessagesMixin):
         return page
 
     def messages_count(self, window: MessageWindow) -> int:
-        return sum(1 for _ in self._visible_rows(window, oldest_first=False, count_only=True))
+        """Counted by the server, month by month (no rows travel), minus the viewer's hidden messages in
+        the window; before the viewer's latest join, the messages sent to them are counted here."""
+        lower, upper, since_join, before_join = _split_at_join(window)
+        if not _before(lower, upper):
+            return 0
+        room_id = window.room_id
+        hidden = self._hidden(window.viewer_id, [room_id])[room_id] | deleted_in_unit()
+        total = 0
+        if _before(since_join, upper):
+            low, high = month_bucket(max(_time_of(since_join), 0)), month_bucket(_time_of(upper))
+            months = [b for b in self._buckets([room_id])[room_id] if low <= b <= high]
+            counts = cql.rows_many(COUNT_VISIBLE, [(room_id, b, since_join, upper) for b in months])
+            total += sum(rows[0]["n"] for rows in counts if rows)
+            if hidden:
+                total -= sum(
+                    1
+                    for row in self._message_rows(list(hidden)).values()
+                    if row["room_id"] == room_id
+                    and not row["is_deleted"]
+                    and _before(since_join, row["message_tid"])
+                    and _before(row["message_tid"], upper)
+                )
+        if _before(lower, before_join):
+            sent = self._sent_to(window.viewer_id, room_id, lower, before_join, oldest_first=False)
+            total += sum(1 for row in sent if not row["is_deleted"] and row["message_id"] not in hidden)
+        return total
 
     def messages_since(
         self, *, room_ids: Sequence[uuid.UUID], viewer_id: int, since: datetime, per_room: int
@@ -315,6 +322,23 @@ class ScyllaTimelineMixin(ScyllaMessagesMixin):
         )
         gone = [r["room_id"] for r in gone_rows if r["gone_at"] >= since_us]
         return SyncRooms(changed_room_ids=[r["room_id"] for r in changed], gone_room_ids=gone)
+
+
+def _before(a: uuid.UUID, b: uuid.UUID) -> bool:
+    """Whether timeuuid `a` sorts before `b` in Cassandra's order."""
+    return timeuuid_order(a) < timeuuid_order(b)
+
+
+def _split_at_join(window: MessageWindow) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID, uuid.UUID]:
+    """(lower, upper) bounds of the window, and where the part since the viewer's latest join starts
+    and the part before it ends (exclusive timeuuids)."""
+    lower, upper = _bounds(window)
+    since_join, before_join = lower, c.LOWEST_TIMEUUID
+    if window.visible_from is not None:
+        joined = to_us(window.visible_from)
+        since_join = max(lower, c.max_timeuuid(joined - 1), key=timeuuid_order)
+        before_join = min(upper, c.min_timeuuid(joined), key=timeuuid_order)
+    return lower, upper, since_join, before_join
 
 
 def _by_month(tids: Sequence[uuid.UUID]) -> dict[int, list[uuid.UUID]]:
