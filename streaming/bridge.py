@@ -23,10 +23,12 @@ sent but not acked are sent again; sockets drop them by sequence. The `prev` of 
 subject after a restart is looked up in JetStream (direct get, last message on the subject before it;
 if that was a rerouted SENT status, a socket sees a false gap and replays one event: harmless).
 
-Push: with `push=True` the bridge also runs a second durable per partition (`...-push-p<i>of<N>`,
-room subjects only) that hands `message` events to streaming.push; its claims are unique per (event,
-user), so a redelivery never notifies twice. It is separate so that slow push back ends (webhooks)
-never delay live delivery.
+Push: with a push handler the bridge also runs a second durable per partition
+(`...-push-p<i>of<N>`, room subjects only) that hands `message` events to streaming.push; its claims
+are unique per (event, user), so a redelivery never notifies twice. It is a separate consumer so that
+slow push back ends (webhooks) never hold up live delivery; under load run it in a process of its own
+(`chat_bridge --push-only` next to `chat_bridge --no-push`): its storage work would otherwise compete
+with live forwarding for the interpreter.
 
 Shutdown (SIGTERM): the subscriptions are drained (the events already received are forwarded and
 acked), then the connection closes.
@@ -48,7 +50,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
-from streaming.envelope import Envelope, EnvelopeError, StreamItem, decode_envelope, route
+from streaming.envelope import Envelope, EnvelopeError, StreamItem, decode_envelope, decode_envelope_of, route
 from streaming.events import ROOM_SUBJECT_PREFIX
 from streaming.jetstream import STREAM_NAME, ensure_stream
 
@@ -127,6 +129,8 @@ class Bridge:
         durable_prefix: str = DURABLE_PREFIX,
         channel_layer: Any = None,
         push_handler: PushHandler | None = None,
+        push_kinds: tuple[str, ...] = ("message",),
+        live: bool = True,
     ) -> None:
         if partitions < 1 or not 0 <= partition < partitions:
             raise BridgeError(f"--partition must be in 0..{partitions - 1} (got {partition} of {partitions})")
@@ -138,6 +142,8 @@ class Bridge:
         self.push_durable = durable_name(durable_prefix, partition, partitions, "push")
         self.layer = channel_layer or get_channel_layer()
         self.push_handler = push_handler
+        self.push_kinds = push_kinds  # the event types the push handler wants (others are acked unseen)
+        self.live = live
         self.prev = PrevTracker(nc)
         self.forwarded = 0
         self._subs: list[Any] = []
@@ -148,16 +154,21 @@ class Bridge:
 
     async def start(self) -> None:
         await ensure_stream(self.js)
-        await self._bind(self.durable, None, self._on_event)
+        durables = []
+        if self.live:
+            await self._bind(self.durable, None, self._on_event)
+            durables.append(self.durable)
         if self.push_handler is not None:
             await self._bind(self.push_durable, f"{ROOM_SUBJECT_PREFIX}.*", self._on_push_event)
+            durables.append(self.push_durable)
+        if not durables:
+            raise BridgeError("nothing to do: neither live forwarding nor push")
         logger.info(
-            "bridge: partition %d of %d consuming %s (durable %s%s)",
+            "bridge: partition %d of %d consuming %s (durables %s)",
             self.partition,
             self.partitions,
             STREAM_NAME,
-            self.durable,
-            f", push {self.push_durable}" if self.push_handler else "",
+            ", ".join(durables),
         )
 
     async def _bind(self, durable: str, filter_subject: str | None, cb: Callable[[Msg], Awaitable[None]]) -> None:
@@ -279,9 +290,11 @@ class Bridge:
             await msg.ack()
             return
         try:
-            envelope = decode_envelope(msg.data)
+            envelope = decode_envelope_of(msg.data, self.push_kinds)
         except EnvelopeError:
-            await msg.ack()  # logged by the live consumer
+            envelope = None  # logged by the live consumer
+        if envelope is None:
+            await msg.ack()
             return
         seq = msg.metadata.sequence.stream
         try:

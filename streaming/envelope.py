@@ -53,15 +53,29 @@ def event_dict(message: chat_pb2.MessageEvent) -> dict[str, Any]:
     )
 
 
-def decode_envelope(raw: bytes) -> Envelope:
-    """Parses an envelope; raises EnvelopeError on anything malformed."""
+def _parse(raw: bytes) -> tuple[Any, chat_pb2.MessageEvent]:
     try:
         body = json.loads(raw)
         payload = base64.b64decode(body["payload"], validate=True)
-        message = chat_pb2.MessageEvent.FromString(payload)
+        return body, chat_pb2.MessageEvent.FromString(payload)
     except (ValueError, KeyError, TypeError, binascii.Error, DecodeError) as exc:
         raise EnvelopeError(f"malformed envelope: {exc}") from exc
-    actor = body.get("user_id", "")
+
+
+def decode_envelope(raw: bytes) -> Envelope:
+    """Parses an envelope; raises EnvelopeError on anything malformed."""
+    body, message = _parse(raw)
+    return _envelope(body, message)
+
+
+def decode_envelope_of(raw: bytes, kinds: tuple[str, ...]) -> Envelope | None:
+    """decode_envelope(), or None (cheaply: no dict is built) for an event of another type."""
+    body, message = _parse(raw)
+    return _envelope(body, message) if message.WhichOneof("event") in kinds else None
+
+
+def _envelope(body: Any, message: chat_pb2.MessageEvent) -> Envelope:
+    actor = body.get("user_id", "") if isinstance(body, dict) else ""
     return Envelope(actor_user_id="" if actor is None else str(actor), event=event_dict(message))
 
 

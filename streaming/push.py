@@ -18,6 +18,8 @@ Back ends (CHAT_PUSH_BACKEND, a dotted path to a PushBackend subclass):
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import logging
 import time
@@ -28,9 +30,8 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -218,8 +219,21 @@ def retry_stale_pushes(*, older_than: float = STALE_PENDING_SECONDS) -> int:
     return len(deliver(stale))
 
 
+# The push work of a bridge process runs in one thread of its own, which keeps its database
+# connection (database_sync_to_async would open one per event when CONN_MAX_AGE is 0).
+_worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-push")
+
+
+def _push_in_worker(envelope: Envelope) -> list[int]:
+    try:
+        return push_message_event(envelope=envelope)
+    except (DatabaseError, InterfaceError):
+        connection.close()  # reconnect at the next event; this one is redelivered
+        raise
+
+
 async def bridge_push_handler(envelope: Envelope, subject: str, seq: int) -> None:
-    """The bridge's push hook: `message` events only, the work in a thread (storage, HTTP)."""
+    """The bridge's push hook: `message` events only, the work in the push thread (storage, HTTP)."""
     if "message" not in envelope.event:
         return
-    await database_sync_to_async(push_message_event)(envelope=envelope)
+    await asyncio.get_running_loop().run_in_executor(_worker, _push_in_worker, envelope)

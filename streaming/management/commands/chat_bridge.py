@@ -26,10 +26,13 @@ class Command(BaseCommand):
         parser.add_argument("--partitions", type=int, default=1, help="how many bridges share the stream")
         parser.add_argument("--durable-prefix", default=DURABLE_PREFIX, help="durable consumer names' prefix")
         parser.add_argument("--no-push", action="store_true", help="do not send push notifications")
+        parser.add_argument("--push-only", action="store_true", help="only push notifications (no live forwarding)")
         parser.add_argument("--relay", action="store_true", help="also run the outbox relay in this process")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if isinstance(get_channel_layer(), InMemoryChannelLayer):
+        if options["no_push"] and options["push_only"]:
+            raise CommandError("--no-push and --push-only exclude each other")
+        if not options["push_only"] and isinstance(get_channel_layer(), InMemoryChannelLayer):
             raise CommandError(
                 "The in-memory channel layer lives inside one process: set REDIS_URL, or use `runchat`, "
                 "which runs the bridge inside the web process."
@@ -49,6 +52,7 @@ class Command(BaseCommand):
             partitions=options["partitions"],
             durable_prefix=options["durable_prefix"],
             push_handler=None if options["no_push"] else bridge_push_handler,
+            live=not options["push_only"],
         )
         relay = Relay(nc=nc) if options["relay"] else None
         loop = asyncio.get_running_loop()
