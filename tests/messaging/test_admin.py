@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 
 from messaging.models import Message
-from tests.factories import UserFactory
 from tests import storage_probe as probe
+from tests.factories import UserFactory
 from tests.messaging.conftest import last_outbox_id, make_room, outbox_since, send
 
 pytestmark = pytest.mark.django_db
