@@ -26,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections import OrderedDict
 from datetime import timedelta
 from functools import cache
 from typing import Any
@@ -38,7 +39,7 @@ from django.utils.module_loading import import_string
 from streaming.envelope import Envelope
 from streaming.models import PushNotification, PushStatus
 from streaming.registry import get_registry
-from streaming.selectors import push_recipients
+from streaming.selectors import push_audience, push_recipients
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +142,42 @@ def _message_text(message: dict[str, Any], room_encryption_data: str) -> str:
         return ""
 
 
-def push_message_event(*, envelope: Envelope) -> list[int]:
-    """Claims and delivers the pushes of one `message` event; returns the users notified by this call."""
+class AudienceCache:
+    """Per room, its record and its participants as push needs them (selectors.push_audience).
+
+    The push consumer keeps it exact: it reads each room's subject in order, so it sees the events of
+    every membership or mute change (room_join, room_leave, is_room_updated) before the messages that
+    follow them, and drops the room's entry then. The TTL bounds what a change without an event
+    (an edit outside the services) could leave stale. Used from the push thread only.
+    """
+
+    def __init__(self, *, ttl: float = 60.0, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: OrderedDict[uuid.UUID, tuple[float, tuple[Any, list[tuple[int, bool]]] | None]] = OrderedDict()
+
+    def get(self, room_id: uuid.UUID) -> tuple[Any, list[tuple[int, bool]]] | None:
+        now = time.monotonic()
+        hit = self._entries.get(room_id)
+        if hit is not None and hit[0] > now:
+            self._entries.move_to_end(room_id)
+            return hit[1]
+        found = push_audience(room_id=room_id)
+        self._entries[room_id] = (now + self.ttl, found)
+        self._entries.move_to_end(room_id)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return found
+
+    def invalidate(self, room_id: uuid.UUID) -> None:
+        self._entries.pop(room_id, None)
+
+
+def push_message_event(*, envelope: Envelope, audiences: AudienceCache | None = None) -> list[int]:
+    """Claims and delivers the pushes of one `message` event; returns the users notified by this call.
+
+    `audiences`: the push consumer's cache of rooms' participants (else they are read from storage).
+    """
     event = envelope.event
     message = event.get("message")
     if not message or message.get("type") not in PUSHED_MESSAGE_TYPES or message.get("is_deleted"):
@@ -154,7 +189,12 @@ def push_message_event(*, envelope: Envelope) -> list[int]:
         return []
     sender = message.get("sender") or {}
     sender_id = str(sender.get("id") or envelope.actor_user_id)
-    found = push_recipients(room_id=room_id, sender_id=int(sender_id) if sender_id.isdigit() else None)
+    sender_pk = int(sender_id) if sender_id.isdigit() else None
+    if audiences is None:
+        found = push_recipients(room_id=room_id, sender_id=sender_pk)
+    else:
+        cached = audiences.get(room_id)
+        found = None if cached is None else (cached[0], [u for u, muted in cached[1] if not muted and u != sender_pk])
     if found is None:
         return []
     room, recipients = found
@@ -220,20 +260,27 @@ def retry_stale_pushes(*, older_than: float = STALE_PENDING_SECONDS) -> int:
 
 
 # The push work of a bridge process runs in one thread of its own, which keeps its database
-# connection (database_sync_to_async would open one per event when CONN_MAX_AGE is 0).
+# connection (database_sync_to_async would open one per event when CONN_MAX_AGE is 0) and its
+# audience cache; one thread also keeps the events' order (an invalidation before the next message).
 _worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-push")
+_audiences = AudienceCache()
+PUSH_EVENT_KINDS = ("message", "room_join", "room_leave", "is_room_updated")
 
 
 def _push_in_worker(envelope: Envelope) -> list[int]:
     try:
-        return push_message_event(envelope=envelope)
+        if "message" in envelope.event:
+            return push_message_event(envelope=envelope, audiences=_audiences)
+        try:
+            _audiences.invalidate(uuid.UUID(str(envelope.event.get("room_id"))))
+        except ValueError:
+            pass
+        return []
     except (DatabaseError, InterfaceError):
         connection.close()  # reconnect at the next event; this one is redelivered
         raise
 
 
 async def bridge_push_handler(envelope: Envelope, subject: str, seq: int) -> None:
-    """The bridge's push hook: `message` events only, the work in the push thread (storage, HTTP)."""
-    if "message" not in envelope.event:
-        return
+    """The bridge's push hook (events of PUSH_EVENT_KINDS), the work in the push thread."""
     await asyncio.get_running_loop().run_in_executor(_worker, _push_in_worker, envelope)

@@ -79,7 +79,8 @@ async def read_after(
     sub = await js.subscribe(subjects[0], stream=STREAM_NAME, config=config, ordered_consumer=True)
     try:
         info = await sub.consumer_info()
-        if not info.num_pending and (info.delivered.stream_seq or 0) <= after:
+        delivered = (info.delivered.stream_seq or 0) if info.delivered else 0
+        if not info.num_pending and delivered <= after:
             return []  # no stored event of these subjects after the cursor
         while True:
             try:

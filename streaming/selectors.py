@@ -42,13 +42,22 @@ def stream_room(*, user_id: int, room_id: uuid.UUID) -> dict[str, Any] | None:
         return None
 
 
-def push_recipients(*, room_id: uuid.UUID, sender_id: int | None) -> tuple[RoomRecord, list[int]] | None:
-    """The room and who may get a push of a message in it: active participants who have not muted the
-    room, minus the sender (SPEC.md §4; in p2p that leaves the partner). None if the room is gone."""
+def push_audience(*, room_id: uuid.UUID) -> tuple[RoomRecord, list[tuple[int, bool]]] | None:
+    """The room and its active participants as (user id, muted the room), for push; None if the
+    room is gone."""
     from rooms.selectors import active_participants
 
     room = get_repository().room_get(room_id)
     if room is None:
         return None
-    users = [p.user_id for p in active_participants(room_id=room_id) if not p.is_muted and p.user_id != sender_id]
-    return room, users
+    return room, [(p.user_id, p.is_muted) for p in active_participants(room_id=room_id)]
+
+
+def push_recipients(*, room_id: uuid.UUID, sender_id: int | None) -> tuple[RoomRecord, list[int]] | None:
+    """The room and who may get a push of a message in it: active participants who have not muted the
+    room, minus the sender (SPEC.md §4; in p2p that leaves the partner). None if the room is gone."""
+    found = push_audience(room_id=room_id)
+    if found is None:
+        return None
+    room, members = found
+    return room, [user_id for user_id, muted in members if not muted and user_id != sender_id]

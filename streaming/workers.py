@@ -14,7 +14,7 @@ from nats.aio.client import Client
 
 from streaming.bridge import Bridge
 from streaming.jetstream import connect
-from streaming.push import bridge_push_handler, retry_stale_pushes
+from streaming.push import PUSH_EVENT_KINDS, bridge_push_handler, retry_stale_pushes
 from streaming.relay import Relay
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,9 @@ class InProcessWorkers:
 
     async def start(self) -> None:
         self.nc = await connect(name="chat-runchat-workers")
-        self.bridge = Bridge(self.nc, push_handler=bridge_push_handler if self.push else None)
+        self.bridge = Bridge(
+            self.nc, push_handler=bridge_push_handler if self.push else None, push_kinds=PUSH_EVENT_KINDS
+        )
         await self.bridge.start()
         self.relay = Relay(nc=self.nc)
         self._relay_task = asyncio.create_task(self.relay.run())

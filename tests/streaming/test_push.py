@@ -78,6 +78,24 @@ async def test_a_p2p_message_is_pushed_to_the_partner_unless_muted(bridge) -> No
     assert await rest(_pushes)(message_id=second["id"]) == []
 
 
+async def test_the_push_worker_follows_membership_changes_between_messages(bridge) -> None:
+    """The push consumer caches each room's audience; room_join/room_leave/is_room_updated refresh it."""
+    from tests.streaming.helpers import add_members, remove_members
+
+    bridge()
+    alice, bob, carol, dave = await rest(_users)(4)
+    room = await rest(create_group)(alice, [bob, carol], "moving")
+    first = await rest(send_text)(alice, room["id"], "one")
+    assert {p.user_id for p in await _wait_pushes(first["id"], 2)} == {bob.pk, carol.pk}
+    await rest(add_members)(alice, room["id"], [dave])
+    await rest(remove_members)(alice, room["id"], [carol])
+    await rest(toggle_mute)(bob, room["id"])
+    second = await rest(send_text)(alice, room["id"], "two")
+    assert {p.user_id for p in await _wait_pushes(second["id"], 1)} == {dave.pk}
+    await asyncio.sleep(1)
+    assert {p.user_id for p in await rest(_pushes)(message_id=second["id"])} == {dave.pk}
+
+
 def _envelope(room: dict, sender: Any, text: str) -> Envelope:
     return Envelope(
         actor_user_id=str(sender.pk),

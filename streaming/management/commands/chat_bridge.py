@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from streaming.bridge import DURABLE_PREFIX, Bridge, BridgeError
 from streaming.jetstream import NatsUnavailableError, connect
-from streaming.push import bridge_push_handler, retry_stale_pushes
+from streaming.push import PUSH_EVENT_KINDS, bridge_push_handler, retry_stale_pushes
 from streaming.relay import Relay
 
 logger = logging.getLogger("streaming.bridge")
@@ -52,6 +52,7 @@ class Command(BaseCommand):
             partitions=options["partitions"],
             durable_prefix=options["durable_prefix"],
             push_handler=None if options["no_push"] else bridge_push_handler,
+            push_kinds=PUSH_EVENT_KINDS,
             live=not options["push_only"],
         )
         relay = Relay(nc=nc) if options["relay"] else None

@@ -32,10 +32,12 @@ class Command(BaseCommand):
         from channels.layers import InMemoryChannelLayer, get_channel_layer
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
-        from twisted.internet import defer, reactor
+        from twisted.internet import defer
+        from twisted.internet import reactor as twisted_reactor
 
         from streaming.embedded import EmbeddedNats, EmbeddedNatsError
 
+        reactor: Any = twisted_reactor  # the module is typed as an interface
         embedded: EmbeddedNats | None = None
         if not settings.NATS_URL:
             embedded = EmbeddedNats(data_dir=settings.CHAT_NATS_DATA_DIR, port=settings.CHAT_EMBEDDED_NATS_PORT)
