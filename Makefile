@@ -17,7 +17,7 @@ SCYLLA_SUITES := tests/storage tests/rooms tests/messaging tests/streaming \
 	--deselect tests/streaming/test_push.py::test_the_outbox_admin_lists_events_and_schedules_a_retry \
 	--deselect tests/streaming/test_publishing.py
 
-.PHONY: venv run test test-scylla test-fast services lint proto clean
+.PHONY: venv run test test-scylla test-fast services lint proto clean bench
 
 venv: $(STAMP)
 
@@ -41,6 +41,10 @@ test: venv services
 test-scylla: venv services
 	bash scripts/cassandra.sh start
 	$(SCYLLA_TEST_ENV) $(PY) -m pytest $(SCYLLA_SUITES) $(PYTEST_ARGS)
+
+# The live stream's latency on the real services (bench/README.md); e.g. make bench BENCH_ARGS="--rate 20"
+bench: venv services
+	$(PY) bench/stream_latency.py $(BENCH_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

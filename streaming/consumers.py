@@ -95,14 +95,16 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"connected": True})
 
         cursor_param = _param(params, "cursor")
-        if cursor_param:
-            await self._replay_from(cursor_param, bounds)
-        else:
-            self.cursor = StreamCursor(floor=bounds[1] if bounds else None)
-            if bounds is not None:
-                for item in await self._read(subjects=self._subjects(), after=bounds[1], quiet=True):
-                    await self._process(item, live=False)
+        if not cursor_param or not await self._replay_from(cursor_param, bounds):
+            await self._go_live(bounds)
         self.heartbeat = asyncio.create_task(self._heartbeat())
+
+    async def _go_live(self, bounds: tuple[int, int] | None) -> None:
+        """From the stream's end at connect on: what the groups were joined too late for is read back."""
+        self.cursor = StreamCursor(floor=bounds[1] if bounds else None)
+        if bounds is not None:
+            for item in await self._read(subjects=self._subjects(), after=bounds[1], quiet=True):
+                await self._process(item, live=False)
 
     def _subjects(self) -> list[str]:
         return [self.direct_subject, *sorted(self.room_subjects)]
@@ -261,22 +263,22 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(error_frame("resync_required", RESYNC_MESSAGE, message))
         return []
 
-    async def _replay_from(self, cursor_param: str, bounds: tuple[int, int] | None) -> None:
-        """The reconnect replay: everything of the user's subjects after the client's cursor."""
+    async def _replay_from(self, cursor_param: str, bounds: tuple[int, int] | None) -> bool:
+        """The reconnect replay: everything of the user's subjects after the client's cursor.
+
+        False (after a `resync_required` frame) when it cannot be done: the caller goes live then.
+        """
         assert self.user_id is not None
-        floor = bounds[1] if bounds else None
         try:
             cursor = int(cursor_param)
             if cursor < 0:
                 raise ValueError
         except ValueError:
-            self.cursor = StreamCursor(floor=floor)
             await self.send_json(error_frame("resync_required", "Unknown cursor: sync again.", cursor_param))
-            return
+            return False
         if bounds is None:
-            self.cursor = StreamCursor(floor=None)
             await self.send_json(error_frame("resync_required", RESYNC_MESSAGE))
-            return
+            return False
         try:
             nc = await shared_connection()
             # The stream's end now (not at connect): the groups are joined, later events come live.
@@ -284,13 +286,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         except Exception as exc:
             if not isinstance(exc, ResyncRequiredError | NatsUnavailableError):
                 logger.exception("stream: replay after cursor %d failed", cursor)
-            self.cursor = StreamCursor(floor=floor)
             await self.send_json(error_frame("resync_required", RESYNC_MESSAGE, str(exc)))
-            return
+            return False
         self.cursor = StreamCursor(floor=cursor)
         for item, visible in zip(items, services.replay_visible(items, user_id=self.user_id), strict=True):
             await self._process(item, live=False, visible=visible)
-        self.cursor.floor = floor
+        self.cursor.floor = max(bounds[1], cursor)
+        return True
 
     async def _replay_gap(self, item: StreamItem, *, after: int) -> None:
         """Live delivery skipped events on the item's subject: send them first, from JetStream."""
