@@ -235,6 +235,8 @@ class Publisher:
             await asyncio.sleep(delay)
             result, self._unrecorded = self._unrecorded, BatchResult()
             if not result.published and not result.failed:
+                # Idle: let the database connection go (a process that publishes rarely holds none).
+                await self._loop.run_in_executor(self._db, connections.close_all)
                 return  # (what arrived while the last one was written is written by this loop)
             await self._loop.run_in_executor(self._db, self._record, result)
 
