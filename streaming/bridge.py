@@ -20,8 +20,8 @@ Restarts: a durable push consumer would redeliver the events a dead bridge left 
 the ack wait, AFTER newer ones, so at start-up a bridge resets its durable to its ack floor
 (JetStream ADR-60): delivery resumes, in order, at the first unacked event. Events the dead bridge had
 sent but not acked are sent again; sockets drop them by sequence. The `prev` of the first event of a
-subject after a restart is looked up in JetStream (direct get, last message on the subject before it;
-if that was a rerouted SENT status, a socket sees a false gap and replays one event: harmless).
+subject after a restart is looked up in JetStream (direct get: the last message on the subject before
+it, skipping the ones routed off the chain).
 
 Push: with a push handler the bridge also runs a second durable per partition
 (`...-push-p<i>of<N>`, room subjects only) that hands `message` events to streaming.push; its claims
@@ -76,20 +76,31 @@ def durable_name(prefix: str, partition: int, partitions: int, kind: str = "") -
     return f"{prefix}{'-' + kind if kind else ''}-p{partition}of{partitions}"
 
 
-async def previous_on_subject(nc: Client, subject: str, seq: int) -> int | None:
-    """The sequence of the last stored event on `subject` before `seq` (0: none); None if unknown."""
-    if seq <= 1:
-        return 0
-    request = json.dumps({"multi_last": [subject], "up_to_seq": seq - 1, "batch": 1}).encode()
-    try:
-        reply = await nc.request(f"$JS.API.DIRECT.GET.{STREAM_NAME}", request, timeout=2.0)
-    except Exception as exc:
-        logger.warning("bridge: cannot look up the event before %s #%d: %s", subject, seq, exc)
-        return None
-    headers = reply.headers or {}
-    if "Nats-Sequence" in headers:
-        return int(headers["Nats-Sequence"])
-    return 0 if headers.get("Status") in ("404", "204") else None
+async def previous_on_subject(nc: Client, subject: str, seq: int, *, tries: int = 8) -> int | None:
+    """The sequence of the last stored event on `subject` before `seq` that the bridge sent to the
+    subject's own group (0: none); None if unknown. Skips events routed elsewhere (SENT statuses)."""
+    before = seq
+    for _ in range(tries):
+        if before <= 1:
+            return 0
+        request = json.dumps({"multi_last": [subject], "up_to_seq": before - 1, "batch": 1}).encode()
+        try:
+            reply = await nc.request(f"$JS.API.DIRECT.GET.{STREAM_NAME}", request, timeout=2.0)
+        except Exception as exc:
+            logger.warning("bridge: cannot look up the event before %s #%d: %s", subject, seq, exc)
+            return None
+        headers = reply.headers or {}
+        if "Nats-Sequence" not in headers:
+            return 0 if headers.get("Status") in ("404", "204") else None
+        found = int(headers["Nats-Sequence"])
+        try:
+            _, chained = route(subject, decode_envelope(reply.data).event)
+        except EnvelopeError:
+            chained = True
+        if chained:
+            return found
+        before = found
+    return None
 
 
 class PrevTracker:

@@ -322,3 +322,29 @@ async def test_a_restarted_bridge_resumes_in_order_at_the_first_unacked_event() 
         await bridge.drain()
         await layer.group_discard(f"room.{room_id}", channel)
         await nc.close()
+
+
+async def test_the_prev_looked_up_after_a_restart_skips_events_routed_off_the_room_chain() -> None:
+    from streaming.bridge import previous_on_subject
+    from streaming.envelope import encode_envelope
+    from streaming.jetstream import connect, ensure_stream
+
+    room_id = str(uuid.uuid4())
+    subject = f"CHAT_EVENTS.{room_id}"
+    nc = await connect(name="test-prev")
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js)
+
+        async def publish(value: dict) -> int:
+            data = {"event_id": str(uuid.uuid4()), "room_id": room_id, **value}
+            return (await js.publish(subject, encode_envelope(actor_user_id="1", data=data))).seq
+
+        assert await previous_on_subject(nc, subject, 10**9) == 0  # nothing on the subject yet
+        first = await publish({"delete_message": "m"})
+        await publish({"status_update": {"message_id": "m2", "status": "SENT", "sender_id": "1"}})
+        third = await publish({"message": {"id": "m2"}})
+        assert await previous_on_subject(nc, subject, third) == first
+        assert await previous_on_subject(nc, subject, first) == 0
+    finally:
+        await nc.close()
