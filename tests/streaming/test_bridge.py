@@ -20,7 +20,9 @@ import pytest
 from django.conf import settings
 
 from streaming import nats_client, publisher
+from streaming.bridge import partition_of
 from streaming.embedded import EmbeddedNats, free_port
+from streaming.events import room_subject
 from tests.factories import UserFactory
 from tests.streaming.conftest import ROOT, subprocess_env
 from tests.streaming.helpers import StreamClient, create_group, message_text, rest, send_text
@@ -121,7 +123,13 @@ async def test_two_bridge_partitions_keep_the_order_of_every_room(bridge) -> Non
     zero, one = bridge(partition=0, partitions=2), bridge(partition=1, partitions=2)
     users = await rest(_users)(2)
     alice, bob = users
-    rooms = [await rest(create_group)(alice, [bob], f"room {i}") for i in range(6)]
+    # Room ids are random: make rooms until each partition owns at least two of them.
+    rooms: list[dict] = []
+    owned = {0: 0, 1: 0}
+    while min(owned.values()) < 2:
+        room = await rest(create_group)(alice, [bob], f"room {len(rooms)}")
+        rooms.append(room)
+        owned[partition_of(room_subject(room["id"]), 2)] += 1
     bob_socket = await StreamClient.open(bob)
     try:
         await bob_socket.wait_for(lambda f: f.get("connected") is True)

@@ -21,9 +21,9 @@ from streaming import publisher
 from streaming.envelope import decode_envelope
 from streaming.events import emit, room_event
 from streaming.jetstream import STREAM_NAME, connect, ensure_stream
-from streaming.models import OutboxEvent
 from streaming.proto import chat_pb2
 from streaming.relay import Relay, prune_outbox, relay_once
+from tests import storage_probe as probe
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -109,7 +109,7 @@ def test_commit_publishes_the_event_with_its_id_and_the_original_envelope() -> N
     assert decoded.room_id == str(room_id)
     assert decoded.WhichOneof("event") == "typing"
     assert decoded.typing.user_id == "42" and decoded.typing.is_typing
-    _wait(lambda: OutboxEvent.objects.get(event_id=event_id).published_at is not None)
+    _wait(lambda: probe.outbox_state(event_id).published_at is not None)
 
 
 def test_a_rolled_back_unit_of_work_publishes_nothing() -> None:
@@ -118,7 +118,7 @@ def test_a_rolled_back_unit_of_work_publishes_nothing() -> None:
         with get_repository().atomic():
             emit([room_event("is_room_updated", True, room_id=room_id, actor_user_id=1)])
             raise RuntimeError("rollback")
-    assert not OutboxEvent.objects.exists()
+    assert not probe.outbox()
     assert asyncio.run(_stored(f"CHAT_EVENTS.{room_id}", timeout=0.5)) == []
 
 
@@ -127,7 +127,7 @@ def test_publish_on_commit_can_be_switched_off(settings) -> None:
     room_id = uuid.uuid4()
     event_id = _emit_typing(room_id)
     time.sleep(0.5)
-    assert OutboxEvent.objects.get(event_id=event_id).published_at is None
+    assert probe.outbox_state(event_id).published_at is None
     assert asyncio.run(_stored(f"CHAT_EVENTS.{room_id}", timeout=0.5)) == []
 
 
@@ -139,7 +139,7 @@ def test_with_nats_unreachable_the_commit_succeeds_and_the_event_waits_in_the_ou
         event_id = _emit_typing(uuid.uuid4())
         assert time.monotonic() - started < 0.5  # the request never waits for NATS
         time.sleep(0.5)
-        row = OutboxEvent.objects.get(event_id=event_id)
+        row = probe.outbox_state(event_id)
         assert row.published_at is None
     finally:
         publisher.stop_publisher()
@@ -159,10 +159,10 @@ async def test_relay_publishes_left_events_once_and_backs_off_failures(settings)
         await ensure_stream(js)
         assert await relay_once(js, grace=60) == 0  # young events belong to the publisher
         assert await relay_once(js, grace=0) == 2
-        rows = await database_sync_to_async(lambda: list(OutboxEvent.objects.order_by("id")))()
+        rows = await database_sync_to_async(probe.outbox_states)()
         assert all(r.published_at is not None for r in rows)
         # A republish (say, a crash between publish and mark) is dropped by JetStream.
-        await database_sync_to_async(lambda: OutboxEvent.objects.update(published_at=None))()
+        await database_sync_to_async(lambda: probe.outbox_update(published_at=None))()
         assert await relay_once(js, grace=0) == 2
     finally:
         await nc.close()
@@ -182,13 +182,13 @@ async def test_relay_failure_schedules_a_retry_with_exponential_back_off(setting
 
     before = timezone.now()
     assert await relay_once(BrokenJetStream(), grace=0) == 1  # type: ignore[arg-type]
-    row = await database_sync_to_async(OutboxEvent.objects.get)(event_id=event_id)
+    row = await database_sync_to_async(probe.outbox_state)(event_id)
     assert row.published_at is None and row.attempts == 1 and "NATS is gone" in row.last_error
     assert timedelta(seconds=0.5) <= row.next_attempt_at - before <= timedelta(seconds=3)
     assert await relay_once(BrokenJetStream(), grace=0) == 0  # not due yet
-    await database_sync_to_async(lambda: OutboxEvent.objects.update(next_attempt_at=timezone.now()))()
+    await database_sync_to_async(lambda: probe.outbox_update(next_attempt_at=timezone.now()))()
     assert await relay_once(BrokenJetStream(), grace=0) == 1
-    row = await database_sync_to_async(OutboxEvent.objects.get)(event_id=event_id)
+    row = await database_sync_to_async(probe.outbox_state)(event_id)
     assert row.attempts == 2
     assert timedelta(seconds=1.5) <= row.next_attempt_at - timezone.now() <= timedelta(seconds=3)
 
@@ -204,12 +204,12 @@ async def test_relay_prunes_published_events_older_than_the_retention(settings) 
     now = timezone.now()
 
     def age() -> None:
-        OutboxEvent.objects.filter(event_id=old).update(published_at=now - timedelta(hours=2))
-        OutboxEvent.objects.filter(event_id=recent).update(published_at=now - timedelta(minutes=5))
+        probe.outbox_update([old], published_at=now - timedelta(hours=2))
+        probe.outbox_update([recent], published_at=now - timedelta(minutes=5))
 
     await database_sync_to_async(age)()
     assert await prune_outbox() == 1
-    left = await database_sync_to_async(lambda: set(OutboxEvent.objects.values_list("event_id", flat=True)))()
+    left = await database_sync_to_async(lambda: {e.event_id for e in probe.outbox()})()
     assert left == {recent, pending}
 
 
@@ -224,7 +224,7 @@ async def test_relay_loop_runs_in_process_until_stopped(settings) -> None:
     task = asyncio.create_task(relay.run())
     try:
         for _ in range(100):
-            row = await database_sync_to_async(OutboxEvent.objects.get)(event_id=event_id)
+            row = await database_sync_to_async(probe.outbox_state)(event_id)
             if row.published_at:
                 break
             await asyncio.sleep(0.05)
