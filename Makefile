@@ -16,7 +16,7 @@ SCYLLA_SUITES := tests/storage tests/rooms tests/messaging tests/streaming \
 	--deselect tests/rooms/test_admin.py --deselect tests/messaging/test_admin.py \
 	--deselect tests/streaming/test_push.py::test_the_outbox_admin_lists_events_and_schedules_a_retry
 
-.PHONY: venv run test test-scylla test-fast services lint proto clean bench
+.PHONY: venv run test test-postgres test-scylla services lint proto clean bench
 
 venv: $(STAMP)
 
@@ -34,7 +34,11 @@ services: venv
 	bash scripts/services.sh
 	bash scripts/chromium.sh
 
-test: venv services
+# Every suite on the postgres back end (incl. the browser tests), then the storage contract, API and
+# stream suites again on the scylla back end.
+test: test-postgres test-scylla
+
+test-postgres: venv services
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-scylla: venv services
