@@ -32,7 +32,6 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +55,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--senders", type=int, default=16, help="concurrent REST senders (threads)")
     parser.add_argument("--database", default="postgres://chat:chat@127.0.0.1:5432/chat_bench")
     parser.add_argument(
-        "--no-db-pool", action="store_true", help="plain chatproject.settings (a PostgreSQL connect per request)"
+        "--no-db-pool", action="store_true", help="DATABASE_POOL=0: a PostgreSQL connect per request"
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
     parser.add_argument("--nats-url", default="", help="an existing NATS; default: a private nats-server")
@@ -190,7 +189,8 @@ async def run(args: argparse.Namespace) -> int:
         DJANGO_DEBUG="0",
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         PYTHONUNBUFFERED="1",
-        DJANGO_SETTINGS_MODULE="chatproject.settings" if args.no_db_pool else "bench.settings",
+        DJANGO_SETTINGS_MODULE="chatproject.settings",
+        DATABASE_POOL="0" if args.no_db_pool else "1",
     )
     try:
         if args.nats_url:
@@ -206,8 +206,6 @@ async def run(args: argparse.Namespace) -> int:
             wait_port(nats_port)
             env["NATS_URL"] = f"nats://127.0.0.1:{nats_port}"
         os.environ.update(env)
-        if not args.no_db_pool and find_spec("psycopg_pool") is None:
-            print("note: psycopg-pool is not installed: every REST request opens a PostgreSQL connection")
         import redis
 
         redis.Redis.from_url(args.redis_url).flushdb()
@@ -380,7 +378,7 @@ async def run(args: argparse.Namespace) -> int:
         print(
             f"sockets {args.sockets}  rooms {args.rooms}  daphnes {args.daphnes} (+{args.api_daphnes} API)  "
             f"bridges {args.bridges}  "
-            f"db pool {'no' if args.no_db_pool or find_spec('psycopg_pool') is None else 'yes'}  "
+            f"db pool {'no' if args.no_db_pool else 'yes'}  "
             f"rate {args.rate:g}/s  sent {total} in {send_time:.1f} s  send errors {len(errors)}"
         )
         print(f"deliveries expected {deliveries}  received {len(latencies)}  lost {lost}  duplicated {duplicated}")

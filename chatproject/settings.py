@@ -102,8 +102,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(exist_ok=True)
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+elif "postgresql" in DATABASES["default"]["ENGINE"]:
+    # Under ASGI each request's sync code runs in a fresh thread, so CONN_MAX_AGE cannot reuse
+    # connections and every request would pay a PostgreSQL connect (~10 ms here): use psycopg's pool.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    if env.bool("DATABASE_POOL", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN", default=1),
+            "max_size": env.int("DATABASE_POOL_MAX", default=8),
+            "timeout": 10,
+        }
 
 CHAT_STORAGE = _choice("CHAT_STORAGE", "postgres", ("postgres", "scylla"))
 CASSANDRA_HOSTS: list[str] = env.list("CASSANDRA_HOSTS", default=["127.0.0.1"])
