@@ -28,6 +28,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 run: venv
 	$(PY) manage.py migrate --noinput
+	if [ "$$CHAT_STORAGE" = scylla ]; then $(PY) manage.py sync_cassandra; fi
 	$(PY) manage.py runchat
 
 services: venv
