@@ -32,7 +32,7 @@ from chatproject.errors import NotFound
 from streaming import selectors, services
 from streaming.envelope import StreamItem, room_group, user_group
 from streaming.events import direct_subject, room_subject
-from streaming.jetstream import NatsUnavailableError
+from streaming.jetstream import MAX_AGE_SECONDS, NatsUnavailableError
 from streaming.nats_client import shared_connection
 from streaming.registry import get_registry
 from streaming.replay import ResyncRequiredError, read_after, stream_bounds
@@ -171,9 +171,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             return
         await self._process(StreamItem.from_group_message(message), live=True)
 
-    async def _process(self, item: StreamItem, *, live: bool, visible: bool = True) -> None:
+    async def _process(
+        self, item: StreamItem, *, live: bool, visible: bool = True, also_subjects: frozenset[str] = frozenset()
+    ) -> None:
+        """Delivers an item of the connection's subjects (or of `also_subjects`: rooms left while away)."""
         assert self.cursor is not None
-        if item.subject != self.direct_subject and item.subject not in self.room_subjects:
+        if item.subject != self.direct_subject and item.subject not in self.room_subjects | also_subjects:
             return
         check = self.cursor.check(item)
         if check.verdict is Verdict.DUPLICATE:
@@ -282,15 +285,21 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         try:
             nc = await shared_connection()
             # The stream's end now (not at connect): the groups are joined, later events come live.
-            items = await read_after(nc.jetstream(), subjects=self._subjects(), after=cursor)
+            # Rooms left while away too: their events up to the user's own room_leave are theirs.
+            left = await database_sync_to_async(selectors.left_room_ids)(
+                user_id=self.user_id, within_seconds=MAX_AGE_SECONDS
+            )
+            left_subjects = frozenset(room_subject(r) for r in left)
+            items = await read_after(nc.jetstream(), subjects=[*self._subjects(), *left_subjects], after=cursor)
         except Exception as exc:
             if not isinstance(exc, ResyncRequiredError | NatsUnavailableError):
                 logger.exception("stream: replay after cursor %d failed", cursor)
             await self.send_json(error_frame("resync_required", RESYNC_MESSAGE, str(exc)))
             return False
         self.cursor = StreamCursor(floor=cursor)
-        for item, visible in zip(items, services.replay_visible(items, user_id=self.user_id), strict=True):
-            await self._process(item, live=False, visible=visible)
+        verdicts = services.replay_visible(items, user_id=self.user_id, left_room_ids=[str(r) for r in left])
+        for item, visible in zip(items, verdicts, strict=True):
+            await self._process(item, live=False, visible=visible, also_subjects=left_subjects)
         self.cursor.floor = max(bounds[1], cursor)
         return True
 

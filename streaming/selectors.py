@@ -4,7 +4,10 @@ database_sync_to_async). Storage only through the repository and the rooms selec
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
+
+from django.utils import timezone
 
 from chatproject.errors import NotFound
 from rooms.storage import get_repository
@@ -20,6 +23,17 @@ def stream_room_ids(*, user_id: int, room_id: uuid.UUID | None = None) -> list[u
         room_access(room_id=room_id, user_id=user_id)
         return [room_id]
     return room_ids_for_user(user_id=user_id)
+
+
+def left_room_ids(*, user_id: int, within_seconds: float) -> list[uuid.UUID]:
+    """Rooms the user left (or that were deleted) in the last `within_seconds` and is not back in: a
+    reconnect replays their events up to the user's own `room_leave`."""
+    from rooms.selectors import room_ids_for_user
+
+    since = timezone.now() - timedelta(seconds=within_seconds)
+    gone = get_repository().sync_rooms(user_id=user_id, since=since).gone_room_ids
+    current = set(room_ids_for_user(user_id=user_id))
+    return [room_id for room_id in gone if room_id not in current]
 
 
 def is_room_member(*, user_id: int, room_id: uuid.UUID) -> bool:

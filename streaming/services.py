@@ -17,6 +17,7 @@ import enum
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,11 +210,16 @@ def _membership_change(event: dict[str, Any], user_id: str) -> bool | None:
     return None
 
 
-def replay_visible(items: list[StreamItem], *, user_id: int | str) -> list[bool]:
+def replay_visible(
+    items: list[StreamItem], *, user_id: int | str, left_room_ids: Collection[str] = ()
+) -> list[bool]:
     """Which replayed events the user may see. A replay covers the rooms the user is a member of now,
-    from the cursor on: the events of a room from before the user joined it (or between leaving and
-    re-joining) are not theirs. Membership changes are read off the replay itself, in order."""
+    and the rooms in `left_room_ids` that the user left recently, from the cursor on: the events of a
+    room from before the user joined it, after the user left it, or between leaving and re-joining,
+    are not theirs. Membership changes are read off the replay itself, in order; a left room whose
+    leave is not in the replay was left before the cursor, so none of its events are the user's."""
     me = str(user_id)
+    left = {str(room) for room in left_room_ids}
     member: dict[str, bool] = {}
     for item in items:  # a room whose first change is a join was not the user's before it
         change = _membership_change(item.event, me)
@@ -226,7 +232,7 @@ def replay_visible(items: list[StreamItem], *, user_id: int | str) -> list[bool]
         change = _membership_change(item.event, me)
         if change is True:
             member[room] = True
-        visible.append(not is_room_subject(item.subject) or member.get(room, True) or change is False)
+        visible.append(not is_room_subject(item.subject) or member.get(room, room not in left) or change is False)
         if change is False:
             member[room] = False
     return visible

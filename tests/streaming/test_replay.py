@@ -14,7 +14,15 @@ from django.conf import settings
 from streaming.envelope import StreamItem, decode_envelope
 from streaming.jetstream import STREAM_NAME
 from tests.factories import UserFactory
-from tests.streaming.helpers import StreamClient, add_members, create_group, message_text, rest, send_text
+from tests.streaming.helpers import (
+    StreamClient,
+    add_members,
+    create_group,
+    message_text,
+    remove_members,
+    rest,
+    send_text,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -218,3 +226,34 @@ def test_replay_frames_keep_proto_field_names() -> None:
         "delete_message": "m",
         "cursor": "5",
     }
+
+
+async def test_a_removal_while_away_is_replayed_and_the_room_is_hidden_after_it(bridge) -> None:
+    bridge()
+    alice, bob = await rest(_users)(2)
+    removed_from = await rest(create_group)(alice, [bob], "removed while away")
+    left_earlier = await rest(create_group)(alice, [bob], "left before the cursor")
+    await rest(remove_members)(bob, left_earlier["id"], [bob])
+    bob_socket = await StreamClient.open(bob)
+    await bob_socket.wait_for(lambda f: f.get("connected") is True)
+    await rest(send_text)(alice, removed_from["id"], "before")
+    seen = await bob_socket.wait_for(lambda f: message_text(f) == "before")
+    await bob_socket.close()
+
+    await rest(send_text)(alice, removed_from["id"], "still a member")
+    await rest(remove_members)(alice, removed_from["id"], [bob])
+    await rest(send_text)(alice, removed_from["id"], "after removal")
+    await rest(send_text)(alice, left_earlier["id"], "in a room left long ago")
+
+    again = await StreamClient.open(bob, cursor=seen["cursor"])
+    try:
+        leave = await again.wait_for(lambda f: "room_leave" in f and f.get("room_id") == removed_from["id"])
+        assert leave["room_leave"]["users_id"] == [str(bob.pk)]
+        await again.collect(1.0)
+        texts = _texts(again.frames)
+        assert "still a member" in texts
+        assert "after removal" not in texts
+        assert "in a room left long ago" not in texts
+        assert not [f for f in again.frames if f.get("room_id") == left_earlier["id"]]
+    finally:
+        await again.close()
