@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+
+from django.conf import settings
 
 from chatproject.errors import InvalidRequestData, NotFound
 from chatproject.timefmt import iso
@@ -19,8 +22,18 @@ MESSAGE_NOT_FOUND = "Message not found."
 
 
 def room_key(room: RoomRecord) -> crypto.RoomKey:
-    """The room's AES key; a room whose encryption_data is broken is a server fault, not the client's."""
-    return crypto.encryption_data_unwrap(room.encryption_data)
+    """The room's AES key; a room whose encryption_data is broken is a server fault, not the client's.
+
+    Unwrapped once per process and room (an AES decryption with the master key and a JSON parse per
+    message otherwise): keyed by the room id, its encryption_data and the master key, so a changed
+    encryption_data or master key is unwrapped afresh.
+    """
+    return _room_key_cached(room.id, room.encryption_data, settings.CHAT_MASTER_KEY, settings.CHAT_MASTER_IV)
+
+
+@functools.lru_cache(maxsize=4096)
+def _room_key_cached(room_id: uuid.UUID, encryption_data: str, master_key: bytes, master_iv: bytes) -> crypto.RoomKey:
+    return crypto.encryption_data_unwrap(encryption_data)
 
 
 def is_visible(message: MessageRecord, *, participant: ParticipantRecord, meta: MetaRecord | None) -> bool:

@@ -8,9 +8,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.constants import OnConflict
 from django.db.models.functions import RowNumber
+from django.db.models.sql import InsertQuery
 
 from messaging.models import Mention, Message, MessageMeta, Reaction
 from rooms.models import Participant, Room
@@ -84,6 +86,18 @@ def _window_queryset(window: MessageWindow) -> QuerySet[Message]:
     return qs
 
 
+def _insert_unless_conflict(row: Message) -> bool:
+    """INSERTs the message with ON CONFLICT DO NOTHING (one statement, no savepoint); False if a unique
+    constraint (the sender's sender_message_id) already holds another row."""
+    query = InsertQuery(Message, on_conflict=OnConflict.IGNORE)
+    query.insert_values(Message._meta.local_concrete_fields, [row])
+    using = router.db_for_write(Message)
+    with connections[using].cursor() as cursor:
+        for sql, params in query.get_compiler(using=using).as_sql():
+            cursor.execute(sql, params)
+        return cursor.rowcount == 1
+
+
 class PostgresMessagesMixin:
     # --- writes ----------------------------------------------------------------------------------
 
@@ -97,14 +111,12 @@ class PostgresMessagesMixin:
         row = Message(**{name: getattr(message, name) for name in _MESSAGE_FIELDS})
         if message.sender_message_id and message.sender_id is not None:
             # The unique constraint decides between concurrent sends of one sender_message_id: the
-            # loser's insert waits for the winner's commit, fails, and reads the winner's message.
-            try:
-                with transaction.atomic():
-                    row.save(force_insert=True)
-            except IntegrityError:
+            # loser's INSERT ... ON CONFLICT DO NOTHING waits for the winner's commit, inserts nothing,
+            # and reads the winner's message. No savepoint: the transaction stays usable either way.
+            if not _insert_unless_conflict(row):
                 existing = self.message_get_by_sender_message_id(message.sender_id, message.sender_message_id)
                 if existing is None:
-                    raise
+                    raise IntegrityError(f"message {message.id} conflicts with a stored row")
                 return existing, False
         else:
             row.save(force_insert=True)

@@ -28,11 +28,11 @@ from tests.messaging.conftest import (
 
 pytestmark = pytest.mark.django_db
 
-# Measured: 12 (token auth, membership, idempotency look-up, participants, savepoints and 4 writes);
+# Measured: 10 (token auth, membership, idempotency look-up, participants, BEGIN/COMMIT and 4 writes);
 # a reply adds its checks (2) and the formatting of the replied-to message (6), whatever the number of
 # mentions or participants.
-SEND_MAX_QUERIES = 12
-SEND_WITH_REPLY_MAX_QUERIES = 20
+SEND_MAX_QUERIES = 10
+SEND_WITH_REPLY_MAX_QUERIES = 18
 
 
 # --- an independent client-side implementation of SPEC.md §6 (not messaging.crypto) -------------
