@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.utils import timezone
@@ -166,10 +166,12 @@ def message_react(*, user_id: int, message_id: uuid.UUID, reaction: str) -> Reac
     if message.is_deleted:
         raise NotFound(MESSAGE_NOT_FOUND)
     repo = get_repository()
+    now = timezone.now()
     with repo.atomic():
         if reaction:
-            repo.reaction_set(message.id, user_id, reaction, at=timezone.now())
+            repo.reaction_set(message.id, user_id, reaction, at=now)
         else:
             repo.reaction_delete(message.id, user_id)
-        emit([_update_message_event(message, actor_id=user_id)])
+        repo.message_touch(message.id, at=now)  # InitialSync sends messages whose reactions changed
+        emit([_update_message_event(replace(message, updated_at=now), actor_id=user_id)])
     return ReactResult(removed=not reaction)

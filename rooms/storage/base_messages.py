@@ -61,6 +61,10 @@ class MessageStore(abc.ABC):
         """Replaces the content and text, sets `edited` and updated_at; the new record or None."""
 
     @abc.abstractmethod
+    def message_touch(self, message_id: uuid.UUID, *, at: datetime) -> None:
+        """Sets updated_at (the message changed otherwise, e.g. its reactions) so InitialSync sends it again."""
+
+    @abc.abstractmethod
     def messages_soft_delete(self, message_ids: Sequence[uuid.UUID], *, at: datetime) -> None:
         """Marks the messages deleted (is_deleted, deleted_at, updated_at) and every meta row of them
         deleted, so they leave unread counts."""

@@ -144,6 +144,9 @@ class PostgresMessagesMixin:
         updated = Message.objects.filter(id=message_id).update(content=content, text=text, edited=True, updated_at=at)
         return self.message_get(message_id) if updated else None
 
+    def message_touch(self, message_id: uuid.UUID, *, at: datetime) -> None:
+        Message.objects.filter(id=message_id).update(updated_at=at)
+
     def messages_soft_delete(self, message_ids: Sequence[uuid.UUID], *, at: datetime) -> None:
         ids = list(message_ids)
         Message.objects.filter(id__in=ids).update(is_deleted=True, deleted_at=at, updated_at=at)

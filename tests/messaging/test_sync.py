@@ -87,6 +87,21 @@ def test_deleted_messages_arrive_as_tombstones(api, user_factory) -> None:
     ]
 
 
+def test_a_reaction_brings_the_message_into_the_next_sync(api, user_factory) -> None:
+    alice, bob = user_factory(), user_factory()
+    room = make_room(alice, [bob])
+    message = send(api(alice), room, "react to me")
+    send(api(alice), room, "untouched")
+    stamp = sync(api(bob))["sync_timestamp"]
+    assert post(api(bob), "react", {"message_id": message["id"], "reaction": "👍"}).status_code == 200
+
+    body = sync(api(alice), last_sync_timestamp=stamp)
+
+    assert [m["id"] for m in body["messages"]] == [message["id"]]
+    assert [r["reaction"] for r in body["messages"][0]["reactions"]] == ["👍"]
+    assert body["messages"][0]["updated_at"] > message["updated_at"]
+
+
 def test_sync_validates_its_input(api, user_factory) -> None:
     alice = user_factory()
     assert_error(post(api(alice), "sync", {"last_sync_timestamp": "not a date"}), 400, "invalid_request_data")

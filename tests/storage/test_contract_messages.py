@@ -273,6 +273,20 @@ def test_reactions(repo: ChatRepository, users: Any) -> None:
     assert [r.user_id for r in repo.reactions_for([message.id])[message.id]] == [b.id]
 
 
+def test_a_touched_message_is_changed_since(repo: ChatRepository, users: Any) -> None:
+    me, other = users(2)
+    room = make_room(repo, me, [other], at=ago(days=2))
+    touched = make_message(repo, room, other, at=ago(days=1), readers=[me])
+    make_message(repo, room, other, at=ago(days=1), readers=[me])
+    repo.message_touch(touched.id, at=ago(minutes=5))
+    repo.message_touch(uuid.uuid4(), at=ago(minutes=5))  # unknown ids are ignored
+
+    found = repo.messages_since(room_ids=[room.id], viewer_id=me.id, since=ago(hours=1), per_room=10)
+    assert [m.id for m in found[room.id]] == [touched.id]
+    stored = repo.message_get(touched.id)
+    assert stored is not None and stored.updated_at > stored.created_at
+
+
 def test_messages_since(repo: ChatRepository, users: Any) -> None:
     me, other = users(2)
     room = make_room(repo, me, [other], at=ago(days=2))

@@ -273,6 +273,19 @@ class ScyllaMessagesMixin:
         )
         return message_record({**row, **changes})
 
+    def message_touch(self, message_id: uuid.UUID, *, at: datetime) -> None:
+        row = self._message_rows([message_id]).get(message_id)
+        if row is None:
+            return
+        key = {"room_id": row["room_id"], "bucket": row["bucket"], "message_tid": row["message_tid"]}
+        write(
+            update("messages_by_room", key, {"updated_at": to_us(at)}),
+            insert(
+                "message_changes_by_room",
+                {"room_id": row["room_id"], "changed_at": to_us(at), "message_id": message_id},
+            ),
+        )
+
     def messages_soft_delete(self, message_ids: Sequence[uuid.UUID], *, at: datetime) -> None:
         ids = list(dict.fromkeys(message_ids))
         if not ids:
