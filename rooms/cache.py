@@ -79,22 +79,30 @@ def room_last_message_times(room_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, st
     return {r: found[_last_at_key(r)] for r in room_ids if _last_at_key(r) in found}
 
 
-def _bump(room_id: uuid.UUID | str) -> None:
+def _bump(room_ids: list[uuid.UUID | str]) -> None:
     try:
-        cache.set(_version_key(room_id), uuid.uuid4().hex, _timeout())
-        cache.delete(_last_at_key(room_id))  # a delete may move the newest message back
+        cache.set_many({_version_key(r): uuid.uuid4().hex for r in room_ids}, _timeout())
+        cache.delete_many([_last_at_key(r) for r in room_ids])  # a delete may move the newest message back
     except Exception:  # a cache outage must not fail the write; entries expire on their own
-        logger.exception("room cache invalidation failed for room %s", room_id)
+        logger.exception("room cache invalidation failed for rooms %s", room_ids[:5])
 
 
-def room_cache_invalidate(room_id: uuid.UUID | str) -> None:
-    """Drops every cached entry of the room: at once, and again after the current unit of work commits.
+def room_cache_invalidate_many(room_ids: Iterable[uuid.UUID | str]) -> None:
+    """Drops every cached entry of the rooms: at once, and again after the current unit of work commits.
 
     The second drop closes the race of a reader that caches the old rows between the first drop and
     the commit.
     """
-    _bump(room_id)
-    get_repository().on_commit(lambda: _bump(room_id))
+    ids = list(room_ids)
+    if not ids:
+        return
+    _bump(ids)
+    get_repository().on_commit(lambda: _bump(ids))
+
+
+def room_cache_invalidate(room_id: uuid.UUID | str) -> None:
+    """Drops every cached entry of the room (see room_cache_invalidate_many)."""
+    room_cache_invalidate_many([room_id])
 
 
 def room_cache_on_new_message(room_id: uuid.UUID | str, message_data: dict[str, Any]) -> None:
@@ -108,10 +116,6 @@ def room_cache_on_new_message(room_id: uuid.UUID | str, message_data: dict[str, 
             cache.set(_last_at_key(room_id), created_at, _timeout())
     except Exception:  # a cache outage must not fail the send
         logger.exception("room cache patch failed for room %s", room_id)
-
-
-def room_cache_on_read(room_id: uuid.UUID | str, user_id: int) -> None:
-    """Nothing to patch: unread counts are never cached (kept so callers need not know that)."""
 
 
 def _parse(value: str) -> datetime:

@@ -11,7 +11,6 @@ from django.utils import timezone
 from chatproject.errors import InvalidRequestData, NotFound
 from messaging.models import MessageStatus
 from messaging.services.common import MESSAGE_NOT_FOUND, status_update_event, unique
-from rooms import cache as room_cache
 from rooms.storage import get_repository
 from streaming.events import emit
 
@@ -52,5 +51,4 @@ def messages_mark_read(*, user_id: int, room_id: uuid.UUID, message_ids: Sequenc
                 if messages[i].sender_id != user_id
             ]
         )
-        repo.on_commit(lambda: room_cache.room_cache_on_read(room.id, user_id))
     return MarkReadResult(marked_count=marked)

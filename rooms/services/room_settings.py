@@ -104,5 +104,4 @@ def room_block_toggle(*, user_id: int, room_id: uuid.UUID) -> FlagToggleResult:
 
 def user_profile_changed(*, user_id: int) -> None:
     """A user's name, phone or avatar changed: drop the cached rooms that show them."""
-    for room_id in get_repository().room_ids_for_user(user_id):
-        room_cache.room_cache_invalidate(room_id)
+    room_cache.room_cache_invalidate_many(get_repository().room_ids_for_user(user_id))
