@@ -13,7 +13,7 @@ from channels.testing import WebsocketCommunicator
 from rest_framework.test import APIClient
 
 from chatproject.asgi import application
-from tests.factories import token_for
+from tests.factories import UserFactory, token_for
 
 Frame = dict[str, Any]
 
@@ -119,6 +119,19 @@ class StreamClient:
 
 def message_text(frame: Frame) -> str:
     return str((frame.get("message") or {}).get("text") or "")
+
+
+def message_texts(frames: list[Frame], room_id: str | None = None) -> list[str]:
+    """The texts of the message frames (with a cursor: stream events, not answers), of one room if given."""
+    return [
+        message_text(f)
+        for f in frames
+        if "message" in f and "cursor" in f and (room_id is None or f["room_id"] == room_id)
+    ]
+
+
+def make_users(n: int) -> list[Any]:
+    return [UserFactory() for _ in range(n)]
 
 
 # --- REST (sync; wrap with `rest(...)` in async tests) ------------------------------------------

@@ -23,23 +23,12 @@ from streaming import nats_client, publisher
 from streaming.bridge import partition_of
 from streaming.embedded import EmbeddedNats, free_port
 from streaming.events import room_subject
-from tests.factories import UserFactory
 from tests.streaming.conftest import ROOT, subprocess_env
-from tests.streaming.helpers import StreamClient, create_group, message_text, rest, send_text
+from tests.streaming.helpers import StreamClient, create_group, make_users, message_text, message_texts, rest, send_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _users(n: int) -> list:
-    return [UserFactory() for _ in range(n)]
-
-
-def _texts(frames: list[dict], room_id: str | None = None) -> list[str]:
-    return [
-        message_text(f)
-        for f in frames
-        if "message" in f and "cursor" in f and (room_id is None or f["room_id"] == room_id)
-    ]
 
 
 def _send_in_background(user, room_id: str, texts: list[str], pause: float = 0.0) -> threading.Thread:
@@ -65,7 +54,7 @@ async def _join(thread: threading.Thread) -> None:
 
 async def test_a_bridge_killed_mid_stream_and_restarted_loses_and_duplicates_nothing(bridge) -> None:
     first = bridge()
-    alice, bob = await rest(_users)(2)
+    alice, bob = await rest(make_users)(2)
     room = await rest(create_group)(alice, [bob], "crash")
     bob_socket = await StreamClient.open(bob)
     try:
@@ -79,14 +68,14 @@ async def test_a_bridge_killed_mid_stream_and_restarted_loses_and_duplicates_not
         await _join(sender)
         await bob_socket.wait_for(lambda f: message_text(f) == "m 39", timeout=30)
         await bob_socket.collect(0.5)
-        assert _texts(bob_socket.frames) == texts
+        assert message_texts(bob_socket.frames) == texts
     finally:
         await bob_socket.close()
 
 
 async def test_sigterm_drains_and_exits_cleanly(bridge) -> None:
     proc = bridge()
-    alice, bob = await rest(_users)(2)
+    alice, bob = await rest(make_users)(2)
     room = await rest(create_group)(alice, [bob], "bye")
     bob_socket = await StreamClient.open(bob)
     try:
@@ -121,7 +110,7 @@ async def test_a_second_bridge_for_the_same_partition_is_refused(bridge) -> None
 
 async def test_two_bridge_partitions_keep_the_order_of_every_room(bridge) -> None:
     zero, one = bridge(partition=0, partitions=2), bridge(partition=1, partitions=2)
-    users = await rest(_users)(2)
+    users = await rest(make_users)(2)
     alice, bob = users
     # Room ids are random: make rooms until each partition owns at least two of them.
     rooms: list[dict] = []
@@ -143,7 +132,7 @@ async def test_two_bridge_partitions_keep_the_order_of_every_room(bridge) -> Non
             await bob_socket.wait_for(lambda f, r=room: message_text(f) == f"{r['id']} {per_room - 1}", timeout=30)
         await bob_socket.collect(0.5)
         for room in rooms:
-            assert _texts(bob_socket.frames, room["id"]) == [f"{room['id']} {n}" for n in range(per_room)]
+            assert message_texts(bob_socket.frames, room["id"]) == [f"{room['id']} {n}" for n in range(per_room)]
     finally:
         await bob_socket.close()
     codes = await asyncio.gather(
@@ -179,7 +168,7 @@ def _field(number: int, value: bytes | str | bool) -> bytes:
 
 async def test_an_envelope_from_an_independent_encoder_is_delivered(bridge) -> None:
     bridge()
-    alice, bob = await rest(_users)(2)
+    alice, bob = await rest(make_users)(2)
     room = await rest(create_group)(alice, [bob], "foreign")
     bob_socket = await StreamClient.open(bob)
     try:
@@ -240,7 +229,7 @@ async def test_with_nats_stopped_sends_succeed_and_everything_arrives_once_it_is
     restartable_nats: EmbeddedNats, bridge
 ) -> None:
     bridge(extra=["--relay"])
-    alice, bob = await rest(_users)(2)
+    alice, bob = await rest(make_users)(2)
     room = await rest(create_group)(alice, [bob], "outage")
     bob_socket = await StreamClient.open(bob)
     try:
@@ -262,7 +251,7 @@ async def test_with_nats_stopped_sends_succeed_and_everything_arrives_once_it_is
         await rest(send_text)(alice, room["id"], "after")
         await bob_socket.wait_for(lambda f: message_text(f) == "after", timeout=30)
         await bob_socket.collect(0.5)
-        assert _texts(bob_socket.frames) == ["before", *during, "after"]
+        assert message_texts(bob_socket.frames) == ["before", *during, "after"]
     finally:
         await bob_socket.close()
 

@@ -11,7 +11,7 @@ from channels.testing import WebsocketCommunicator
 from chatproject.asgi import application
 from streaming.registry import get_registry
 from tests.factories import UserFactory
-from tests.streaming.helpers import StreamClient, create_group, rest
+from tests.streaming.helpers import StreamClient, create_group, make_users, rest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,7 +48,7 @@ async def test_a_token_in_the_url_is_not_accepted() -> None:
 
 
 async def test_a_room_the_user_is_not_in_closes_4003_without_revealing_it() -> None:
-    alice, bob, mallory = await rest(lambda: [UserFactory() for _ in range(3)])()
+    alice, bob, mallory = await rest(make_users)(3)
     room = await rest(create_group)(alice, [bob], "private")
     intruder = await StreamClient.open(mallory, room_id=room["id"])
     assert await intruder.wait_closed() == 4003
@@ -61,7 +61,7 @@ async def test_a_room_the_user_is_not_in_closes_4003_without_revealing_it() -> N
 
 
 async def test_a_member_may_stream_one_room() -> None:
-    alice, bob = await rest(lambda: [UserFactory() for _ in range(2)])()
+    alice, bob = await rest(make_users)(2)
     room = await rest(create_group)(alice, [bob], "mine")
     socket = await StreamClient.open(bob, room_id=room["id"])
     try:

@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from tests.factories import UserFactory
 from tests.streaming.helpers import (
     StreamClient,
     add_members,
     create_group,
+    make_users,
     mark_read,
     message_text,
     remove_members,
@@ -21,13 +21,10 @@ from tests.streaming.helpers import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _users(n: int) -> list:
-    return [UserFactory() for _ in range(n)]
-
 
 async def test_a_message_reaches_the_room_and_sent_goes_only_to_the_sender_then_read(bridge) -> None:
     bridge()
-    alice, bob = await rest(_users)(2)
+    alice, bob = await rest(make_users)(2)
     room = await rest(create_group)(alice, [bob], "team")
     alice_socket = await StreamClient.open(alice, client_id="alice-phone")
     alice_web = await StreamClient.open(alice, client_id="alice-web")
@@ -67,7 +64,7 @@ async def test_a_message_reaches_the_room_and_sent_goes_only_to_the_sender_then_
 
 async def test_added_member_streams_the_room_without_reconnecting_and_stops_when_removed(bridge) -> None:
     bridge()
-    alice, bob, carol = await rest(_users)(3)
+    alice, bob, carol = await rest(make_users)(3)
     room = await rest(create_group)(alice, [carol], "later")
     bob_socket = await StreamClient.open(bob)
     try:
@@ -99,7 +96,7 @@ async def test_is_room_updated_attaches_the_room_as_each_user_sees_it(bridge) ->
     from tests.streaming.helpers import toggle_mute
 
     bridge()
-    alice, bob = await rest(_users)(2)
+    alice, bob = await rest(make_users)(2)
     room = await rest(create_group)(alice, [bob], "mutable")
     bob_socket = await StreamClient.open(bob)
     alice_socket = await StreamClient.open(alice)
@@ -120,7 +117,7 @@ async def test_is_room_updated_attaches_the_room_as_each_user_sees_it(bridge) ->
 
 async def test_a_socket_for_one_room_gets_only_that_room(bridge) -> None:
     bridge()
-    alice, bob = await rest(_users)(2)
+    alice, bob = await rest(make_users)(2)
     first = await rest(create_group)(alice, [bob], "first")
     second = await rest(create_group)(alice, [bob], "second")
     bob_socket = await StreamClient.open(bob, room_id=first["id"])
@@ -137,7 +134,7 @@ async def test_a_socket_for_one_room_gets_only_that_room(bridge) -> None:
 
 async def test_typing_is_relayed_to_the_room_members_and_rate_limited(bridge) -> None:
     bridge()
-    alice, bob, mallory = await rest(_users)(3)
+    alice, bob, mallory = await rest(make_users)(3)
     room = await rest(create_group)(alice, [bob], "typing")
     alice_socket = await StreamClient.open(alice)
     bob_socket = await StreamClient.open(bob)

@@ -16,14 +16,18 @@ import pytest
 from streaming.envelope import Envelope
 from streaming.models import PushNotification, PushStatus
 from streaming.push import WebhookPushBackend, deliver, push_message_event
-from tests.factories import UserFactory
-from tests.streaming.helpers import StreamClient, create_group, create_p2p, rest, send_text, toggle_mute
+from tests.streaming.helpers import (
+    StreamClient,
+    create_group,
+    create_p2p,
+    make_users,
+    rest,
+    send_text,
+    toggle_mute,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-def _users(n: int) -> list:
-    return [UserFactory() for _ in range(n)]
 
 
 def _pushes(**filters: Any) -> list[PushNotification]:
@@ -41,7 +45,7 @@ async def _wait_pushes(message_id: str, count: int, timeout: float = 15.0) -> li
 
 async def test_a_group_message_is_pushed_to_offline_members_who_have_not_muted_the_room(bridge) -> None:
     bridge()
-    alice, online, muted, offline = await rest(_users)(4)
+    alice, online, muted, offline = await rest(make_users)(4)
     room = await rest(create_group)(alice, [online, muted, offline], "Team")
     await rest(toggle_mute)(muted, room["id"])
     socket = await StreamClient.open(online)
@@ -64,7 +68,7 @@ async def test_a_group_message_is_pushed_to_offline_members_who_have_not_muted_t
 
 async def test_a_p2p_message_is_pushed_to_the_partner_unless_muted(bridge) -> None:
     bridge()
-    alice, bob = await rest(_users)(2)
+    alice, bob = await rest(make_users)(2)
     room = await rest(create_p2p)(alice, bob)
     first = await rest(send_text)(alice, room["id"], "ping")
     pushed = await _wait_pushes(first["id"], 1)
@@ -83,7 +87,7 @@ async def test_the_push_worker_follows_membership_changes_between_messages(bridg
     from tests.streaming.helpers import add_members, remove_members
 
     bridge()
-    alice, bob, carol, dave = await rest(_users)(4)
+    alice, bob, carol, dave = await rest(make_users)(4)
     room = await rest(create_group)(alice, [bob, carol], "moving")
     first = await rest(send_text)(alice, room["id"], "one")
     assert {p.user_id for p in await _wait_pushes(first["id"], 2)} == {bob.pk, carol.pk}
@@ -114,7 +118,7 @@ def _envelope(room: dict, sender: Any, text: str) -> Envelope:
 
 
 def test_an_event_is_pushed_once_however_often_it_is_delivered() -> None:
-    alice, bob = _users(2)
+    alice, bob = make_users(2)
     room = create_group(alice, [bob], "once")
     envelope = _envelope(room, alice, "only once")
     assert push_message_event(envelope=envelope) == [bob.pk]
@@ -123,7 +127,7 @@ def test_an_event_is_pushed_once_however_often_it_is_delivered() -> None:
 
 
 def test_system_messages_are_not_pushed() -> None:
-    alice, bob = _users(2)
+    alice, bob = make_users(2)
     room = create_group(alice, [bob], "system")
     envelope = _envelope(room, alice, "Alice added Bob")
     envelope.event["message"]["type"] = "system_message"
@@ -163,7 +167,7 @@ def test_the_webhook_back_end_posts_json_and_retries(webhook, settings) -> None:
     from streaming.push import _backend_for
 
     _backend_for.cache_clear()
-    alice, bob = _users(2)
+    alice, bob = make_users(2)
     room = create_group(alice, [bob], "hooked")
     hook.statuses = [500, 503]  # two failures, then success
     envelope = _envelope(room, alice, "via webhook")
@@ -184,7 +188,7 @@ def test_the_webhook_back_end_posts_json_and_retries(webhook, settings) -> None:
 
 def test_a_webhook_that_keeps_failing_leaves_a_failed_notification_that_staff_can_resend(webhook, admin_client) -> None:
     url, hook = webhook
-    alice, bob = _users(2)
+    alice, bob = make_users(2)
     room = create_group(alice, [bob], "down")
     hook.statuses = [500, 500, 500]
     backend = WebhookPushBackend(url, attempts=3)
@@ -214,7 +218,7 @@ def test_a_webhook_that_keeps_failing_leaves_a_failed_notification_that_staff_ca
 
 
 def test_deliver_sends_a_row_only_once_when_two_workers_race() -> None:
-    alice, bob = _users(2)
+    alice, bob = make_users(2)
     room = create_group(alice, [bob], "race")
     row = PushNotification.objects.create(event_id=uuid.uuid4(), user=bob, room_id=room["id"], text="x")
     sent: list[int] = []

@@ -13,12 +13,13 @@ from django.conf import settings
 
 from streaming.envelope import StreamItem, decode_envelope
 from streaming.jetstream import STREAM_NAME
-from tests.factories import UserFactory
 from tests.streaming.helpers import (
     StreamClient,
     add_members,
     create_group,
+    make_users,
     message_text,
+    message_texts,
     remove_members,
     rest,
     send_text,
@@ -27,12 +28,6 @@ from tests.streaming.helpers import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _users(n: int) -> list:
-    return [UserFactory() for _ in range(n)]
-
-
-def _texts(frames: list[dict]) -> list[str]:
-    return [message_text(f) for f in frames if "message" in f and "cursor" in f]
 
 
 async def _stored_items(subject: str, *, count: int, timeout: float = 10.0) -> list[StreamItem]:
@@ -60,7 +55,7 @@ async def _stored_items(subject: str, *, count: int, timeout: float = 10.0) -> l
 
 async def test_a_reconnect_with_a_cursor_replays_exactly_what_was_missed_then_goes_live(bridge) -> None:
     bridge()
-    alice, bob = await rest(_users)(2)
+    alice, bob = await rest(make_users)(2)
     room = await rest(create_group)(alice, [bob], "replay")
     bob_socket = await StreamClient.open(bob)
     await bob_socket.wait_for(lambda f: f.get("connected") is True)
@@ -77,7 +72,7 @@ async def test_a_reconnect_with_a_cursor_replays_exactly_what_was_missed_then_go
         await rest(send_text)(alice, room["id"], "live 1")
         await again.wait_for(lambda f: message_text(f) == "live 1")
         await again.collect(0.5)
-        assert _texts(again.frames) == [f"missed {i}" for i in range(5)] + ["live 1"]
+        assert message_texts(again.frames) == [f"missed {i}" for i in range(5)] + ["live 1"]
         assert again.frames[0] == {"connected": True}
         cursors = [int(f["cursor"]) for f in again.frames if "cursor" in f]
         assert cursors == sorted(cursors) and len(cursors) == len(set(cursors))
@@ -90,7 +85,7 @@ async def test_a_reconnect_with_a_cursor_replays_exactly_what_was_missed_then_go
 
 async def test_events_racing_a_reconnect_arrive_once_and_in_order(bridge) -> None:
     bridge()
-    alice, bob = await rest(_users)(2)
+    alice, bob = await rest(make_users)(2)
     room = await rest(create_group)(alice, [bob], "race")
     bob_socket = await StreamClient.open(bob)
     await bob_socket.wait_for(lambda f: f.get("connected") is True)
@@ -119,14 +114,14 @@ async def test_events_racing_a_reconnect_arrive_once_and_in_order(bridge) -> Non
         await again.wait_for(lambda f: message_text(f) == f"m {total - 1}", timeout=30)
         await asyncio.get_running_loop().run_in_executor(None, sender.join, 10)
         await again.collect(0.5)
-        assert _texts(again.frames) == [f"m {i}" for i in range(total)]
+        assert message_texts(again.frames) == [f"m {i}" for i in range(total)]
     finally:
         await again.close()
 
 
 async def test_a_cursor_the_stream_no_longer_covers_gets_resync_required(bridge) -> None:
     bridge()
-    alice, bob = await rest(_users)(2)
+    alice, bob = await rest(make_users)(2)
     room = await rest(create_group)(alice, [bob], "old")
     bob_socket = await StreamClient.open(bob)
     await bob_socket.wait_for(lambda f: f.get("connected") is True)
@@ -161,7 +156,7 @@ async def test_a_cursor_the_stream_no_longer_covers_gets_resync_required(bridge)
 
 async def test_a_gap_in_live_delivery_is_replayed_from_jetstream_before_the_next_event() -> None:
     """No bridge here: the test plays the bridge and 'loses' one event on the way to the socket."""
-    alice, bob = await rest(_users)(2)
+    alice, bob = await rest(make_users)(2)
     room = await rest(create_group)(alice, [bob], "gappy")
     subject = f"CHAT_EVENTS.{room['id']}"
     bob_socket = await StreamClient.open(bob)
@@ -180,18 +175,18 @@ async def test_a_gap_in_live_delivery_is_replayed_from_jetstream_before_the_next
         # "two" (and its status) is lost; "three" names the previous event of its subject.
         await layer.group_send(group, messages[2].group_message())
         await bob_socket.wait_for(lambda f: message_text(f) == "three")
-        assert _texts(bob_socket.frames) == ["one", "two", "three"]
+        assert message_texts(bob_socket.frames) == ["one", "two", "three"]
         # A late duplicate of a replayed event is dropped.
         await layer.group_send(group, messages[1].group_message())
         await bob_socket.collect(0.5)
-        assert _texts(bob_socket.frames) == ["one", "two", "three"]
+        assert message_texts(bob_socket.frames) == ["one", "two", "three"]
     finally:
         await bob_socket.close()
 
 
 async def test_a_replay_does_not_show_a_room_from_before_the_user_joined_it(bridge) -> None:
     bridge()
-    alice, bob, carol = await rest(_users)(3)
+    alice, bob, carol = await rest(make_users)(3)
     own = await rest(create_group)(alice, [bob], "own")
     later = await rest(create_group)(alice, [carol], "later")
     bob_socket = await StreamClient.open(bob)
@@ -208,7 +203,7 @@ async def test_a_replay_does_not_show_a_room_from_before_the_user_joined_it(brid
     try:
         await again.wait_for(lambda f: message_text(f) == "after bob")
         await again.collect(0.5)
-        texts = _texts(again.frames)
+        texts = message_texts(again.frames)
         assert "before bob" not in texts and texts[-1] == "after bob"
         join = [f for f in again.frames if "room_join" in f]
         assert join and join[0]["room"]["id"] == later["id"]
@@ -230,7 +225,7 @@ def test_replay_frames_keep_proto_field_names() -> None:
 
 async def test_a_removal_while_away_is_replayed_and_the_room_is_hidden_after_it(bridge) -> None:
     bridge()
-    alice, bob = await rest(_users)(2)
+    alice, bob = await rest(make_users)(2)
     removed_from = await rest(create_group)(alice, [bob], "removed while away")
     left_earlier = await rest(create_group)(alice, [bob], "left before the cursor")
     await rest(remove_members)(bob, left_earlier["id"], [bob])
@@ -250,7 +245,7 @@ async def test_a_removal_while_away_is_replayed_and_the_room_is_hidden_after_it(
         leave = await again.wait_for(lambda f: "room_leave" in f and f.get("room_id") == removed_from["id"])
         assert leave["room_leave"]["users_id"] == [str(bob.pk)]
         await again.collect(1.0)
-        texts = _texts(again.frames)
+        texts = message_texts(again.frames)
         assert "still a member" in texts
         assert "after removal" not in texts
         assert "in a room left long ago" not in texts
