@@ -16,6 +16,7 @@ from django.db.models.sql import InsertQuery
 
 from messaging.models import Mention, Message, MessageMeta, Reaction
 from rooms.models import Participant, Room
+from rooms.storage.postgres_rooms import record_from
 from rooms.storage.records_messages import (
     MentionRecord,
     MessageRecord,
@@ -25,32 +26,17 @@ from rooms.storage.records_messages import (
     SyncRooms,
 )
 
-_MESSAGE_FIELDS = tuple(f.name for f in dataclasses.fields(MessageRecord))
-
 
 def message_record(row: Message) -> MessageRecord:
-    return MessageRecord(**{name: getattr(row, name) for name in _MESSAGE_FIELDS})
+    return record_from(MessageRecord, row)
 
 
 def meta_record(row: MessageMeta) -> MetaRecord:
-    return MetaRecord(
-        message_id=row.message_id,
-        room_id=row.room_id,
-        user_id=row.user_id,
-        read_at=row.read_at,
-        is_deleted=row.is_deleted,
-        is_sender_blocked=row.is_sender_blocked,
-    )
+    return record_from(MetaRecord, row)
 
 
 def reaction_record(row: Reaction) -> ReactionRecord:
-    return ReactionRecord(
-        message_id=row.message_id,
-        user_id=row.user_id,
-        reaction=row.reaction,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return record_from(ReactionRecord, row)
 
 
 def _hidden_for(viewer_id: int) -> Exists:
@@ -108,7 +94,7 @@ class PostgresMessagesMixin:
         metas: Sequence[MetaRecord] = (),
         mentions: Sequence[MentionRecord] = (),
     ) -> tuple[MessageRecord, bool]:
-        row = Message(**{name: getattr(message, name) for name in _MESSAGE_FIELDS})
+        row = Message(**{f.name: getattr(message, f.name) for f in dataclasses.fields(message)})
         if message.sender_message_id and message.sender_id is not None:
             # The unique constraint decides between concurrent sends of one sender_message_id: the
             # loser's INSERT ... ON CONFLICT DO NOTHING waits for the winner's commit, inserts nothing,

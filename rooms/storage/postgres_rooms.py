@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
@@ -31,26 +32,17 @@ def user_record(user) -> UserRecord:  # type: ignore[no-untyped-def]
     )
 
 
+R = TypeVar("R")
+
+
+def record_from(record_class: type[R], row: Any) -> R:
+    """The record of an ORM row whose attributes carry the record's field names."""
+    names = [f.name for f in dataclasses.fields(record_class)]  # type: ignore[arg-type]
+    return record_class(**{name: getattr(row, name) for name in names})
+
+
 def room_record(room: Room) -> RoomRecord:
-    return RoomRecord(
-        id=room.id,
-        type=room.type,
-        name=room.name,
-        description=room.description,
-        photo_url=room.photo_url,
-        encryption_data=room.encryption_data,
-        join_all_user=room.join_all_user,
-        send_message=room.send_message,
-        add_member=room.add_member,
-        edit_group=room.edit_group,
-        created_by_id=room.created_by_id,
-        last_message_id=room.last_message_id,
-        last_message_at=room.last_message_at,
-        created_at=room.created_at,
-        updated_at=room.updated_at,
-        deleted_at=room.deleted_at,
-        p2p_key=room.p2p_key,
-    )
+    return record_from(RoomRecord, room)
 
 
 def participant_record(p: Participant) -> ParticipantRecord:
