@@ -259,6 +259,18 @@ def retry_stale_pushes(*, older_than: float = STALE_PENDING_SECONDS) -> int:
     return len(deliver(stale))
 
 
+async def push_sweeper(interval: float = 60.0) -> None:
+    """Runs forever: delivers, every `interval` s, push rows a dead process claimed but never sent (rare)."""
+    from channels.db import database_sync_to_async
+
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await database_sync_to_async(retry_stale_pushes)()
+        except Exception:
+            logger.exception("push sweeper failed")
+
+
 # The push work of a bridge process runs in one thread of its own, which keeps its database
 # connection (database_sync_to_async would open one per event when CONN_MAX_AGE is 0) and its
 # audience cache; one thread also keeps the events' order (an invalidation before the next message).

@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from channels.db import database_sync_to_async
 from nats.aio.client import Client
 
 from streaming.bridge import Bridge
 from streaming.jetstream import connect
-from streaming.push import PUSH_EVENT_KINDS, bridge_push_handler, retry_stale_pushes
+from streaming.push import PUSH_EVENT_KINDS, bridge_push_handler, push_sweeper
 from streaming.relay import Relay
 
 logger = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ class InProcessWorkers:
         self.relay = Relay(nc=self.nc)
         self._relay_task = asyncio.create_task(self.relay.run())
         if self.push:
-            self._sweeper = asyncio.create_task(self._push_sweeper())
+            self._sweeper = asyncio.create_task(push_sweeper())
 
     async def stop(self) -> None:
         if self.relay is not None:
@@ -53,11 +52,3 @@ class InProcessWorkers:
         if self.nc is not None and not self.nc.is_closed:
             await self.nc.drain()
 
-    @staticmethod
-    async def _push_sweeper() -> None:
-        while True:
-            await asyncio.sleep(60)
-            try:
-                await database_sync_to_async(retry_stale_pushes)()
-            except Exception:
-                logger.exception("push sweeper failed")

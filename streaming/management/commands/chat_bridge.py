@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from streaming.bridge import DURABLE_PREFIX, Bridge, BridgeError
 from streaming.jetstream import NatsUnavailableError, connect
-from streaming.push import PUSH_EVENT_KINDS, bridge_push_handler, retry_stale_pushes
+from streaming.push import PUSH_EVENT_KINDS, bridge_push_handler, push_sweeper
 from streaming.relay import Relay
 
 logger = logging.getLogger("streaming.bridge")
@@ -65,7 +65,7 @@ class Command(BaseCommand):
             if relay is not None:
                 tasks.append(asyncio.create_task(relay.run()))
             if not options["no_push"]:
-                tasks.append(asyncio.create_task(_push_sweeper(bridge)))
+                tasks.append(asyncio.create_task(push_sweeper()))
             self.stdout.write(f"chat_bridge: partition {bridge.partition} of {bridge.partitions} running\n")
             self.stdout.flush()
             await bridge.wait_stopped()
@@ -77,15 +77,3 @@ class Command(BaseCommand):
             await asyncio.gather(*tasks, return_exceptions=True)
             await bridge.drain()
             await nc.drain()
-
-
-async def _push_sweeper(bridge: Bridge) -> None:
-    """Delivers push rows a dead process claimed but never sent (rare), once a minute."""
-    from channels.db import database_sync_to_async
-
-    while True:
-        await asyncio.sleep(60)
-        try:
-            await database_sync_to_async(retry_stale_pushes)()
-        except Exception:
-            logger.exception("push sweeper failed")
