@@ -12,7 +12,7 @@ from django.utils import timezone
 from chatproject.errors import InvalidRequestData, NotFound, PermissionDenied
 from messaging import crypto
 from messaging.formatting import message_data_for, message_status
-from messaging.services.common import MESSAGE_NOT_FOUND, is_visible, message_access, room_key, unique
+from messaging.services.common import MESSAGE_NOT_FOUND, message_access, room_key, room_messages_access, unique
 from rooms import cache as room_cache
 from rooms.storage import get_repository
 from rooms.storage.records import OutboxRecord
@@ -84,24 +84,8 @@ def messages_delete(*, user_id: int, room_id: uuid.UUID, message_ids: Sequence[u
     to the newest one left.
     """
     from rooms.permissions import is_manager
-    from rooms.selectors import room_access
 
-    ids = unique(message_ids)
-    if not ids:
-        raise InvalidRequestData("message_ids is required.", details={"message_ids": ["This list may not be empty."]})
-    room, participant = room_access(room_id=room_id, user_id=user_id)
-    repo = get_repository()
-    messages = repo.messages_get_many(ids)
-    metas = repo.metas_for_user(ids, user_id)
-    missing = [
-        i
-        for i in ids
-        if i not in messages
-        or messages[i].room_id != room.id
-        or not is_visible(messages[i], participant=participant, meta=metas.get(i))
-    ]
-    if missing:
-        raise NotFound(MESSAGE_NOT_FOUND, details={"message_ids": [str(i) for i in missing]})
+    room, participant, ids, messages = room_messages_access(room_id=room_id, user_id=user_id, message_ids=message_ids)
     manager = room.is_group and is_manager(participant)
     forbidden = [i for i in ids if messages[i].sender_id != user_id and not manager]
     if forbidden:

@@ -67,6 +67,32 @@ def message_access(*, message_id: uuid.UUID, user_id: int) -> tuple[MessageRecor
     return message, room, participant
 
 
+def room_messages_access(
+    *, room_id: uuid.UUID, user_id: int, message_ids: Iterable[uuid.UUID]
+) -> tuple[RoomRecord, ParticipantRecord, list[uuid.UUID], dict[uuid.UUID, MessageRecord]]:
+    """The room, the user's participation, the unique ids and their messages: 400 when no id is given,
+    404 (naming the ids) unless every message is in the room and visible to the user."""
+    from rooms.selectors import room_access
+
+    ids = unique(message_ids)
+    if not ids:
+        raise InvalidRequestData("message_ids is required.", details={"message_ids": ["This list may not be empty."]})
+    room, participant = room_access(room_id=room_id, user_id=user_id)
+    repo = get_repository()
+    messages = repo.messages_get_many(ids)
+    metas = repo.metas_for_user(ids, user_id)
+    missing = [
+        i
+        for i in ids
+        if i not in messages
+        or messages[i].room_id != room.id
+        or not is_visible(messages[i], participant=participant, meta=metas.get(i))
+    ]
+    if missing:
+        raise NotFound(MESSAGE_NOT_FOUND, details={"message_ids": [str(i) for i in missing]})
+    return room, participant, ids, messages
+
+
 def user_id_of(value: Any, *, field: str) -> int:
     """A user id given as an int or a numeric string (ids leave the service as strings)."""
     try:

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from chatproject.errors import InvalidRequestData, NotFound
 from messaging.models import MessageStatus
-from messaging.services.common import MESSAGE_NOT_FOUND, status_update_event, unique
+from messaging.services.common import room_messages_access, status_update_event
 from rooms.storage import get_repository
 from streaming.events import emit
 
@@ -24,22 +23,14 @@ def messages_mark_read(*, user_id: int, room_id: uuid.UUID, message_ids: Sequenc
     """MarkMessagesAsRead: marks the given messages of the room, and every older unread message of the
     room, read by the caller.
 
-    All ids must be messages of the room (deleted ones included), else 404 and nothing is marked.
+    All ids must be messages of the room that the caller sees (deleted ones included), else 404 and
+    nothing is marked.
     `marked_count` is how many of the caller's unread messages became read. One `status_update` READ
     per given message that someone else sent (a READ of one's own message would tell the sender's
     other devices that it was read by someone).
     """
-    from rooms.selectors import room_access
-
-    ids = unique(message_ids)
-    if not ids:
-        raise InvalidRequestData("message_ids is required.", details={"message_ids": ["This list may not be empty."]})
-    room, _ = room_access(room_id=room_id, user_id=user_id)
+    room, _, ids, messages = room_messages_access(room_id=room_id, user_id=user_id, message_ids=message_ids)
     repo = get_repository()
-    messages = repo.messages_get_many(ids)
-    missing = [i for i in ids if i not in messages or messages[i].room_id != room.id]
-    if missing:
-        raise NotFound(MESSAGE_NOT_FOUND, details={"message_ids": [str(i) for i in missing]})
     up_to = max(m.created_at for m in messages.values())
     now = timezone.now()
     with repo.atomic():

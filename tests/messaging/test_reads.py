@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from rooms import services as room_services
 from streaming.events import encode_event
 from tests import storage_probe as probe
 from tests.messaging.conftest import assert_error, last_outbox_id, make_room, outbox_since, post, send, snapshot
@@ -63,6 +64,19 @@ def test_mark_as_read_is_all_or_nothing(api, user_factory) -> None:
         post(api(bob), "mark_as_read", {"room_id": str(room.id), "message_ids": []}), 400, "invalid_request_data"
     )
     assert_error(post(api(bob), "mark_as_read", {"message_ids": [mine["id"]]}), 400, "invalid_request_data")
+    assert snapshot() == before
+
+
+def test_a_message_from_before_joining_cannot_be_marked_read(api, user_factory) -> None:
+    alice, bob, late = user_factory(), user_factory(), user_factory()
+    room = make_room(alice, [bob])
+    earlier = send(api(alice), room, "before late joined")
+    room_services.room_participants_add(user_id=alice.id, room_id=room.id, participant_ids=[late.id])
+    before = snapshot()
+    body = {"room_id": str(room.id), "message_ids": [earlier["id"]]}
+    response = post(api(late), "mark_as_read", body)
+    assert_error(response, 404, "not_found")
+    assert response.json()["details"] == {"message_ids": [earlier["id"]]}
     assert snapshot() == before
 
 
