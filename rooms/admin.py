@@ -111,6 +111,19 @@ class ParticipantInline(admin.TabularInline):
         return False
 
 
+# Shown read-only: the room's state is changed by the services, never edited by hand.
+_ROOM_STATE_FIELDS = (
+    "join_all_user",
+    "p2p_key",
+    "created_by",
+    "last_message_id",
+    "last_message_at",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+)
+
+
 class RoomAdminForm(forms.ModelForm):
     photo_url = forms.URLField(required=False, max_length=500, assume_scheme="https")
     add_participants = forms.CharField(
@@ -152,18 +165,7 @@ class RoomAdmin(admin.ModelAdmin):
     list_filter = ("type", DeletedFilter, "created_at")
     search_fields = ("name", "id", "description")
     date_hierarchy = "created_at"
-    readonly_fields = (
-        "id",
-        "type",
-        "join_all_user",
-        "p2p_key",
-        "created_by",
-        "last_message_id",
-        "last_message_at",
-        "created_at",
-        "updated_at",
-        "deleted_at",
-    )
+    readonly_fields = ("id", "type", *_ROOM_STATE_FIELDS)
     fieldsets = (
         (None, {"fields": ("id", "type", "name", "description", "photo_url")}),
         ("Member permissions", {"fields": ("send_message", "add_member", "edit_group")}),
@@ -172,16 +174,7 @@ class RoomAdmin(admin.ModelAdmin):
             "State",
             {
                 "classes": ("collapse",),
-                "fields": (
-                    "join_all_user",
-                    "p2p_key",
-                    "created_by",
-                    "last_message_id",
-                    "last_message_at",
-                    "created_at",
-                    "updated_at",
-                    "deleted_at",
-                ),
+                "fields": _ROOM_STATE_FIELDS,
             },
         ),
     )
