@@ -338,11 +338,9 @@ def outbox_states() -> list[OutboxState]:
 
 def _outbox() -> list[tuple[int, OutboxRecord]]:
     if _scylla():
-        from rooms.storage.scylla.cql import timeuuid_order
-        from rooms.storage.scylla.outbox import outbox_record
+        from rooms.storage.scylla.outbox import complete_events, outbox_record
 
-        rows = sorted(_scan("outbox_events"), key=lambda r: timeuuid_order(r["event_tid"]))
-        return [(row["created_at"], outbox_record(row)) for row in rows]
+        return [(row["created_at"], outbox_record(row)) for row in complete_events(_scan("outbox_events"))]
     from rooms.storage.postgres import _outbox_record
     from streaming.models import OutboxEvent
 

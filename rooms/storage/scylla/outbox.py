@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +59,13 @@ def outbox_record(row: dict[str, Any]) -> OutboxRecord:
     )
 
 
+def complete_events(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The whole event rows, in creation order. A row without `event_tid` is no event: it is what an
+    UPDATE (marking a row published or failed) leaves when it lands after a DELETE of the row (a prune,
+    or a test's clean-up), since a Cassandra UPDATE is an upsert."""
+    return sorted((r for r in rows if r["event_tid"] is not None), key=lambda r: timeuuid_order(r["event_tid"]))
+
+
 class ScyllaOutboxMixin:
     def outbox_add(self, events: Sequence[OutboxRecord]) -> None:
         writes: list[c.Write] = []
@@ -90,8 +97,7 @@ class ScyllaOutboxMixin:
         write(*writes)
 
     def _events(self, event_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
-        rows = cql.rows_in(SELECT_EVENTS, list(event_ids))
-        return sorted(rows, key=lambda r: timeuuid_order(r["event_tid"]))
+        return complete_events(cql.rows_in(SELECT_EVENTS, list(event_ids)))
 
     def outbox_pending(self, *, limit: int, now: datetime) -> list[OutboxRecord]:
         if limit <= 0:
@@ -105,6 +111,9 @@ class ScyllaOutboxMixin:
             seen = False
             for row in cql.iter_rows(SELECT_PENDING, (bucket,), fetch_size=max(limit, 100)):
                 seen = True
+                if row["event_id"] is None:  # an UPDATE that landed after the row's DELETE: no event
+                    stale.append(delete("outbox_pending", {"bucket": bucket, "event_tid": row["event_tid"]}))
+                    continue
                 if row["next_attempt_at"] is None or row["next_attempt_at"] <= now_us:
                     due.append(row["event_id"])
                     if len(due) >= limit:
