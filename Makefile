@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The packages of the product, lowest layer first (docs/architecture.md).
+APPS := kernel storage events domain messaging rooms streaming web chatproject
 
 # The services that the test suite talks to (started by scripts/services.sh).
 TEST_ENV := DATABASE_URL=postgres://chat:chat@127.0.0.1:5432/chat \
@@ -52,10 +54,11 @@ bench: venv services
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy chatproject rooms messaging streaming
+	$(VENV)/bin/lint-imports --no-logo
+	$(VENV)/bin/mypy $(APPS)
 
 proto: venv
-	$(PY) -m grpc_tools.protoc -Istreaming/proto --python_out=streaming/proto --pyi_out=streaming/proto streaming/proto/chat.proto
+	$(PY) -m grpc_tools.protoc -Ievents/proto --python_out=events/proto --pyi_out=events/proto events/proto/chat.proto
 
 clean:
 	rm -rf data .pytest_cache

@@ -58,13 +58,13 @@ def run_backend(args: argparse.Namespace) -> dict[str, Any]:
     if settings.CHAT_STORAGE == "scylla":
         from cassandra.cqlengine import management
 
-        from rooms.storage.scylla.models import ALL_TABLES
+        from storage.scylla.models import ALL_TABLES
 
         management.create_keyspace_simple(settings.CASSANDRA_KEYSPACE, 1, connections=["cassandra"])
         for model in ALL_TABLES:
             management.sync_table(model, keyspaces=[settings.CASSANDRA_KEYSPACE], connections=["cassandra"])
 
-    from chatproject.pagination import Page
+    from kernel.pagination import Page
     from messaging.selectors import HistoryQuery, message_history
     from messaging.services import SendRequest, message_send
     from rooms import services as room_services

@@ -147,8 +147,8 @@ def make_data(sockets: int, rooms: int) -> tuple[list[tuple[int, str]], list[lis
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
-    from rooms.models import Profile
     from rooms.services import room_create
+    from storage.models import Profile
 
     call_command("migrate", verbosity=0)
     user_model = get_user_model()

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "channels",
+    "storage",
     "rooms",
     "messaging",
     "streaming",
@@ -179,7 +180,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "chatproject.exceptions.exception_handler",
+    "EXCEPTION_HANDLER": "kernel.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -189,7 +190,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"RoomTypeEnum": "rooms.models.RoomType"},
+    "ENUM_NAME_OVERRIDES": {"RoomTypeEnum": "storage.enums.RoomType"},
 }
 
 LANGUAGE_CODE = "en-us"

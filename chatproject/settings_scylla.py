@@ -6,7 +6,7 @@ listed in DATABASES when Django starts, so with this module every process needs 
   CASSANDRA_KEYSPACE, contact points CASSANDRA_HOSTS, SimpleStrategy with
   CASSANDRA_REPLICATION_FACTOR replicas (default 1).
 - INSTALLED_APPS gains `django_cassandra_engine` (its `manage.py sync_cassandra` creates the
-  keyspace and the tables) and `rooms.storage.scylla`, whose models module holds the cqlengine
+  keyspace and the tables) and `storage.scylla`, whose models module holds the cqlengine
   tables that sync_cassandra finds.
 
 Users, sessions, tokens and push records stay in the Django database (DATABASE_URL).
@@ -55,7 +55,7 @@ DATABASES = {
         replication_factor=_base.env.int("CASSANDRA_REPLICATION_FACTOR", default=1),
     ),
 }
-INSTALLED_APPS = [*_base.INSTALLED_APPS, "django_cassandra_engine", "rooms.storage.scylla"]
+INSTALLED_APPS = [*_base.INSTALLED_APPS, "django_cassandra_engine", "storage.scylla"]
 LOGGING = {**_base.LOGGING, "loggers": {**_base.LOGGING["loggers"], "cassandra": {"level": "WARNING"}}}
 
 __all__ = ["CASSANDRA_DB_ALIAS", "DATABASES", "INSTALLED_APPS", "LOGGING"]

@@ -11,7 +11,7 @@ urlpatterns = [
     path("api/chat/v1/", include("messaging.urls")),
     # Web pages: login/logout (django.contrib.auth views) and the chat pages.
     path("accounts/", include("django.contrib.auth.urls")),
-    path("", include("chatproject.web.urls")),
+    path("", include("web.urls")),
 ]
 
 # Static files (static/chat/*) through Django when DEBUG is on (`make run`, the browser tests);

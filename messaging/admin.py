@@ -6,8 +6,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from messaging.models import Mention, Message, MessageMeta, Reaction
 from messaging.services import messages_moderate_delete
+from storage.models import Mention, Message, MessageMeta, Reaction
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

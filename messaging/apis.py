@@ -9,8 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatproject.api import SUCCESS, error_responses, validated
-from chatproject.pagination import page_from, page_meta
+from kernel.api import SUCCESS, error_responses, validated
+from kernel.pagination import page_from, page_meta
+from kernel.serializers import SuccessSerializer
 from messaging import selectors, services
 from messaging.serializers import (
     EditMessageSerializer,
@@ -26,9 +27,6 @@ from messaging.serializers import (
     RoomMessagesSerializer,
     SenderMessageStatusSerializer,
     SendMessageSerializer,
-    SuccessSerializer,
-    SyncResponseSerializer,
-    SyncSerializer,
 )
 
 TAG = "messages"
@@ -204,23 +202,3 @@ class MarkMessagesAsReadApi(APIView):
             user_id=request.user.id, room_id=data["room_id"], message_ids=data["message_ids"]
         )
         return Response({**SUCCESS, "marked_count": result.marked_count})
-
-
-class InitialSyncApi(APIView):
-    @extend_schema(
-        operation_id="InitialSync",
-        tags=[TAG],
-        request=SyncSerializer,
-        responses={200: SyncResponseSerializer, **ERRORS},
-        description="What changed since `last_sync_timestamp`: rooms, removed/deleted room ids, and per room up "
-        "to `messages_per_room` messages created or changed since. Pass `sync_timestamp` next time.",
-    )
-    def post(self, request: Request) -> Response:
-        data = validated(SyncSerializer, request.data)
-        return Response(
-            selectors.initial_sync(
-                user_id=request.user.id,
-                last_sync_timestamp=data["last_sync_timestamp"],
-                messages_per_room=data["messages_per_room"],
-            )
-        )

@@ -1,4 +1,4 @@
-"""Messages as the API and the event stream show them: the MessageData of streaming/proto/chat.proto.
+"""Messages as the API and the event stream show them: the MessageData of events/proto/chat.proto.
 
 Status relative to the viewer (SPEC.md §2):
 - a message of someone else: READ once the viewer has read it, else SENT;
@@ -9,15 +9,13 @@ A deleted message keeps its envelope (id, sender, times, is_deleted) but loses c
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chatproject.timefmt import iso
-from messaging.models import MessageStatus, MessageType
-from rooms.storage import get_repository
-from rooms.storage.records import UserRecord
-from rooms.storage.records_messages import MentionRecord, MessageRecord, MetaRecord, ReactionRecord
+from kernel.timefmt import iso
+from storage.enums import MessageStatus, MessageType
+from storage.records import UserRecord
+from storage.records_messages import MentionRecord, MessageRecord, MetaRecord, ReactionRecord
 
 
 def sender_data(user: UserRecord | None, user_id: int | None = None) -> dict[str, str]:
@@ -100,73 +98,3 @@ def message_data(
     if reply is not None:
         data["reply"] = reply
     return data
-
-
-def messages_data(
-    messages: Sequence[MessageRecord], *, viewer_id: int | None, with_replies: bool = True
-) -> list[dict[str, Any]]:
-    """MessageData dicts of `messages` (in their order) for the viewer, each with its reply one level
-    deep (none with `with_replies=False`). A fixed number of storage queries whatever their number."""
-    if not messages:
-        return []
-    repo = get_repository()
-    by_id: dict[uuid.UUID, MessageRecord] = {m.id: m for m in messages}
-    reply_ids = (
-        [m.reply_to_id for m in messages if m.reply_to_id and m.reply_to_id not in by_id] if with_replies else []
-    )
-    related: dict[uuid.UUID, MessageRecord] = dict(by_id)
-    related.update(repo.messages_get_many(reply_ids))
-    replies = (
-        [related[m.reply_to_id] for m in messages if m.reply_to_id and m.reply_to_id in related] if with_replies else []
-    )
-    shown = list(messages) + [r for r in replies if r.id not in by_id]
-
-    forward_ids = [m.forwarded_from_id for m in shown if m.forwarded_from_id and m.forwarded_from_id not in related]
-    related.update(repo.messages_get_many(forward_ids))
-
-    ids = [m.id for m in shown]
-    own_ids = [m.id for m in shown if viewer_id is not None and m.sender_id == viewer_id]
-    metas = repo.metas_for_user(ids, viewer_id) if viewer_id is not None else {}
-    read_by_others = repo.messages_read_by_others(own_ids) if own_ids else set()
-    mentions = repo.mentions_for(ids)
-    reactions = repo.reactions_for(ids)
-
-    user_ids: set[int] = set()
-    user_ids.update(m.sender_id for m in shown if m.sender_id is not None)
-    for m in shown:
-        original = related.get(m.forwarded_from_id) if m.forwarded_from_id else None
-        if original is not None and original.sender_id is not None:
-            user_ids.add(original.sender_id)
-    user_ids.update(r.user_id for rs in reactions.values() for r in rs)
-    users = repo.users_get(user_ids) if user_ids else {}
-
-    def one(message: MessageRecord, reply: dict[str, Any] | None) -> dict[str, Any]:
-        original = related.get(message.forwarded_from_id) if message.forwarded_from_id else None
-        original_sender_id = original.sender_id if original is not None else None
-        return message_data(
-            message,
-            sender=users.get(message.sender_id) if message.sender_id is not None else None,
-            status=message_status(
-                message,
-                viewer_id=viewer_id,
-                viewer_meta=metas.get(message.id),
-                read_by_others=message.id in read_by_others,
-            ),
-            reply=reply,
-            forwarded_from=users.get(original_sender_id) if original_sender_id is not None else None,
-            forwarded_from_id=original_sender_id,
-            mentions=mentions.get(message.id, ()),
-            reactions=reactions.get(message.id, ()),
-            users=users,
-        )
-
-    result = []
-    for m in messages:
-        reply_record = related.get(m.reply_to_id) if m.reply_to_id and with_replies else None
-        result.append(one(m, one(reply_record, None) if reply_record is not None else None))
-    return result
-
-
-def message_data_for(message: MessageRecord, *, viewer_id: int | None) -> dict[str, Any]:
-    """The MessageData dict of one message for the viewer."""
-    return messages_data([message], viewer_id=viewer_id)[0]

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from django.utils import timezone
-
-from chatproject.errors import InvalidRequestData, NotFound, PermissionDenied
-from chatproject.pagination import Page
-from chatproject.timefmt import iso
-from messaging.formatting import message_status, messages_data, reaction_data
-from messaging.services.common import MESSAGE_NOT_FOUND, message_access
-from rooms.storage import get_repository
-from rooms.storage.records_messages import MessageCursor, MessageWindow
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-DEFAULT_MESSAGES_PER_ROOM = 20
-MAX_MESSAGES_PER_ROOM = 100
-
+from domain.access import MESSAGE_NOT_FOUND, message_access, room_access
+from kernel.errors import InvalidRequestData, NotFound, PermissionDenied
+from kernel.pagination import Page
+from kernel.timefmt import iso
+from messaging.formatting import message_data, message_status, reaction_data
+from storage import get_repository
+from storage.records_messages import MessageCursor, MessageRecord, MessageWindow
 
 # --- used by rooms (room lists, GetRoom) ---------------------------------------------------------
 
@@ -35,6 +28,79 @@ def last_messages_for(*, room_ids: list[uuid.UUID], viewer_id: int) -> dict[uuid
 def unread_counts_for(*, user_id: int, room_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     """Per room (every given one), how many messages the user has not read."""
     return get_repository().unread_counts(user_id=user_id, room_ids=room_ids)
+
+
+# --- MessageData of stored messages -------------------------------------------------------------
+
+
+def messages_data(
+    messages: Sequence[MessageRecord], *, viewer_id: int | None, with_replies: bool = True
+) -> list[dict[str, Any]]:
+    """MessageData dicts of `messages` (in their order) for the viewer, each with its reply one level
+    deep (none with `with_replies=False`). A fixed number of storage queries whatever their number."""
+    if not messages:
+        return []
+    repo = get_repository()
+    by_id: dict[uuid.UUID, MessageRecord] = {m.id: m for m in messages}
+    reply_ids = (
+        [m.reply_to_id for m in messages if m.reply_to_id and m.reply_to_id not in by_id] if with_replies else []
+    )
+    related: dict[uuid.UUID, MessageRecord] = dict(by_id)
+    related.update(repo.messages_get_many(reply_ids))
+    replies = (
+        [related[m.reply_to_id] for m in messages if m.reply_to_id and m.reply_to_id in related] if with_replies else []
+    )
+    shown = list(messages) + [r for r in replies if r.id not in by_id]
+
+    forward_ids = [m.forwarded_from_id for m in shown if m.forwarded_from_id and m.forwarded_from_id not in related]
+    related.update(repo.messages_get_many(forward_ids))
+
+    ids = [m.id for m in shown]
+    own_ids = [m.id for m in shown if viewer_id is not None and m.sender_id == viewer_id]
+    metas = repo.metas_for_user(ids, viewer_id) if viewer_id is not None else {}
+    read_by_others = repo.messages_read_by_others(own_ids) if own_ids else set()
+    mentions = repo.mentions_for(ids)
+    reactions = repo.reactions_for(ids)
+
+    user_ids: set[int] = set()
+    user_ids.update(m.sender_id for m in shown if m.sender_id is not None)
+    for m in shown:
+        original = related.get(m.forwarded_from_id) if m.forwarded_from_id else None
+        if original is not None and original.sender_id is not None:
+            user_ids.add(original.sender_id)
+    user_ids.update(r.user_id for rs in reactions.values() for r in rs)
+    users = repo.users_get(user_ids) if user_ids else {}
+
+    def one(message: MessageRecord, reply: dict[str, Any] | None) -> dict[str, Any]:
+        original = related.get(message.forwarded_from_id) if message.forwarded_from_id else None
+        original_sender_id = original.sender_id if original is not None else None
+        return message_data(
+            message,
+            sender=users.get(message.sender_id) if message.sender_id is not None else None,
+            status=message_status(
+                message,
+                viewer_id=viewer_id,
+                viewer_meta=metas.get(message.id),
+                read_by_others=message.id in read_by_others,
+            ),
+            reply=reply,
+            forwarded_from=users.get(original_sender_id) if original_sender_id is not None else None,
+            forwarded_from_id=original_sender_id,
+            mentions=mentions.get(message.id, ()),
+            reactions=reactions.get(message.id, ()),
+            users=users,
+        )
+
+    result = []
+    for m in messages:
+        reply_record = related.get(m.reply_to_id) if m.reply_to_id and with_replies else None
+        result.append(one(m, one(reply_record, None) if reply_record is not None else None))
+    return result
+
+
+def message_data_for(message: MessageRecord, *, viewer_id: int | None) -> dict[str, Any]:
+    """The MessageData dict of one message for the viewer."""
+    return messages_data([message], viewer_id=viewer_id)[0]
 
 
 # --- GetMessageHistory ---------------------------------------------------------------------------
@@ -58,8 +124,6 @@ def message_history(*, room_id: uuid.UUID, user_id: int, query: HistoryQuery) ->
     or repeats while new messages arrive. With only after-bounds (after_message_id / after_date) the page
     holds the OLDEST messages after the bound (still listed newest first), so paging forward skips nothing.
     """
-    from rooms.selectors import room_access
-
     room, participant = room_access(room_id=room_id, user_id=user_id)
     repo = get_repository()
     cursor_ids = [i for i in (query.before_message_id, query.after_message_id) if i is not None]
@@ -148,48 +212,3 @@ def message_reactions(*, message_id: uuid.UUID, user_id: int, page: Page) -> tup
     reactions, total = repo.reactions_page(own_id, limit=page.limit, offset=page.offset)
     users = repo.users_get({r.user_id for r in reactions}) if reactions else {}
     return [reaction_data(r, users.get(r.user_id)) for r in reactions], total
-
-
-# --- InitialSync ---------------------------------------------------------------------------------
-
-
-def initial_sync(
-    *, user_id: int, last_sync_timestamp: datetime | None, messages_per_room: int = DEFAULT_MESSAGES_PER_ROOM
-) -> dict[str, Any]:
-    """InitialSync: what changed for the user since `last_sync_timestamp` (everything when None).
-
-    - rooms: the user's rooms whose room, membership or last message changed since, formatted;
-    - rooms_deleted: ids of rooms the user left or that were deleted since;
-    - messages: per room of the user, the newest `messages_per_room` messages created or changed
-      (edited, deleted) since, newest first per room, deleted ones as tombstones;
-    - sync_timestamp: when this sync started; pass it as the next last_sync_timestamp.
-    """
-    from rooms.selectors import room_ids_for_user, rooms_for_user
-
-    started = time.monotonic()
-    sync_at = timezone.now()
-    since = last_sync_timestamp or EPOCH
-    per_room = max(1, min(messages_per_room, MAX_MESSAGES_PER_ROOM))
-    repo = get_repository()
-
-    changes = repo.sync_rooms(user_id=user_id, since=since)
-    formatted = rooms_for_user(user_id=user_id, room_ids=changes.changed_room_ids)
-    rooms = [formatted[r] for r in changes.changed_room_ids if r in formatted]
-    by_room = repo.messages_since(
-        room_ids=room_ids_for_user(user_id=user_id), viewer_id=user_id, since=since, per_room=per_room
-    )
-    records = [m for room_messages in by_room.values() for m in room_messages]
-    messages = messages_data(records, viewer_id=user_id)
-    rooms_deleted = [str(r) for r in dict.fromkeys(changes.gone_room_ids)]
-    return {
-        "rooms": rooms,
-        "rooms_deleted": rooms_deleted,
-        "messages": messages,
-        "sync_timestamp": iso(sync_at),
-        "summary": {
-            "rooms_synced": len(rooms),
-            "rooms_deleted": len(rooms_deleted),
-            "messages_synced": len(messages),
-            "sync_duration_ms": int((time.monotonic() - started) * 1000),
-        },
-    }

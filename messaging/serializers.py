@@ -13,11 +13,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from messaging.models import MessageStatus, MessageType
+from kernel.serializers import PageMetaSerializer, UserIdField
 from messaging.services.changes import MAX_REACTION_LENGTH
-from rooms.serializers import PageMetaSerializer, SuccessSerializer, UserIdField
-
-__all__ = ["PageMetaSerializer", "SuccessSerializer"]
+from storage.enums import MessageStatus, MessageType
 
 MAX_TEXT_LENGTH = 65536
 MAX_IDS = 500
@@ -146,21 +144,6 @@ class MarkReadResponseSerializer(serializers.Serializer):
     marked_count = serializers.IntegerField()
 
 
-class SyncSummarySerializer(serializers.Serializer):
-    rooms_synced = serializers.IntegerField()
-    rooms_deleted = serializers.IntegerField()
-    messages_synced = serializers.IntegerField()
-    sync_duration_ms = serializers.IntegerField()
-
-
-class SyncResponseSerializer(serializers.Serializer):
-    rooms = serializers.ListField(child=serializers.DictField(), help_text="Rooms (as GetRoom's `room`).")
-    rooms_deleted = serializers.ListField(child=serializers.UUIDField())
-    messages = MessageDataSerializer(many=True)
-    sync_timestamp = serializers.DateTimeField()
-    summary = SyncSummarySerializer()
-
-
 # --- inputs -------------------------------------------------------------------------------------
 
 
@@ -230,15 +213,3 @@ class HistoryQuerySerializer(PageQuerySerializer):
     messages_per_room = serializers.IntegerField(
         required=False, min_value=1, help_text="The page size when `limit` is not given."
     )
-
-
-class SyncSerializer(serializers.Serializer):
-    last_sync_timestamp = serializers.DateTimeField(
-        required=False, allow_null=True, default=None, help_text="The previous sync_timestamp; none: everything."
-    )
-    messages_per_room = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("last_sync_timestamp") == "":
-            data = {**data, "last_sync_timestamp": None}
-        return super().to_internal_value(data)

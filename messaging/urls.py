@@ -15,5 +15,4 @@ urlpatterns = [
     path("message/<uuid:id>/reactions", apis.MessageReactionsApi.as_view(), name="message-reactions"),
     path("sender/message/<str:sender_message_id>", apis.SenderMessageApi.as_view(), name="sender-message"),
     path("mark_as_read", apis.MarkMessagesAsReadApi.as_view(), name="messages-mark-read"),
-    path("sync", apis.InitialSyncApi.as_view(), name="initial-sync"),
 ]

@@ -21,10 +21,10 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from chatproject.errors import ApplicationError
+from kernel.errors import ApplicationError
 from rooms import services
-from rooms.models import Participant, Profile, Room
-from rooms.permissions import ADMIN, MEMBER, OWNER
+from storage.enums import Role
+from storage.models import Participant, Profile, Room
 
 User = get_user_model()
 
@@ -292,15 +292,15 @@ class ParticipantAdmin(admin.ModelAdmin):
 
     @admin.action(description="Make OWNER (the current owner becomes ADMIN)", permissions=["manage"])
     def make_owner(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
-        self._set_role(request, queryset, OWNER)
+        self._set_role(request, queryset, Role.OWNER)
 
     @admin.action(description="Make ADMIN", permissions=["manage"])
     def make_admin(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
-        self._set_role(request, queryset, ADMIN)
+        self._set_role(request, queryset, Role.ADMIN)
 
     @admin.action(description="Make MEMBER", permissions=["manage"])
     def make_member(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
-        self._set_role(request, queryset, MEMBER)
+        self._set_role(request, queryset, Role.MEMBER)
 
     @admin.action(description="Remove from their rooms", permissions=["manage"])
     def remove_from_room(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:

@@ -10,8 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatproject.api import SUCCESS, error_responses, validated
-from chatproject.pagination import page_from, page_meta
+from kernel.api import SUCCESS, error_responses, validated
+from kernel.pagination import page_from, page_meta
+from kernel.serializers import SuccessSerializer
 from rooms import selectors, services
 from rooms.serializers import (
     PageQuerySerializer,
@@ -25,7 +26,8 @@ from rooms.serializers import (
     RoomParticipantListSerializer,
     RoomResponseSerializer,
     RoomUpdateSerializer,
-    SuccessSerializer,
+    SyncResponseSerializer,
+    SyncSerializer,
 )
 
 TAG = "rooms"
@@ -214,3 +216,23 @@ class RoomBlockApi(_ToggleApi):
     @_toggle_schema("BlockUser", "p2p only: toggles the caller's block of the partner (no sending while set).")
     def post(self, request: Request) -> Response:
         return super().post(request)
+
+
+class InitialSyncApi(APIView):
+    @extend_schema(
+        operation_id="InitialSync",
+        tags=["messages"],
+        request=SyncSerializer,
+        responses={200: SyncResponseSerializer, **ERRORS},
+        description="What changed since `last_sync_timestamp`: rooms, removed/deleted room ids, and per room up "
+        "to `messages_per_room` messages created or changed since. Pass `sync_timestamp` next time.",
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(SyncSerializer, request.data)
+        return Response(
+            selectors.initial_sync(
+                user_id=request.user.id,
+                last_sync_timestamp=data["last_sync_timestamp"],
+                messages_per_room=data["messages_per_room"],
+            )
+        )

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chatproject.timefmt import iso
-from rooms.storage.records import ParticipantRecord, RoomRecord
+from kernel.timefmt import iso
+from storage.records import ParticipantRecord, RoomRecord
 
 # How many participants a formatted group room lists (SPEC.md §2: "up to 5 in lists").
 PARTICIPANTS_PREVIEW = 5

@@ -2,49 +2,32 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from chatproject.errors import NotFound
-from chatproject.pagination import Page
-from rooms import cache as room_cache
+from django.utils import timezone
+
+from domain import room_cache
+from domain.access import ROOM_NOT_FOUND, room_access
+from kernel.errors import NotFound
+from kernel.pagination import Page
+from kernel.timefmt import iso
+from messaging import selectors as message_selectors
 from rooms.formatting import PARTICIPANTS_PREVIEW, participant_format, room_format_base, room_with_live_fields
-from rooms.permissions import MemberPermission, check_member_permission
-from rooms.storage import get_repository
-from rooms.storage.records import ParticipantRecord, RoomPageQuery, RoomRecord
+from storage import get_repository
+from storage.records import ParticipantRecord, RoomPageQuery, RoomRecord
 
 __all__ = [
     "active_participants",
-    "check_member_permission",
-    "room_access",
     "room_for_user",
     "room_ids_for_user",
     "room_list",
     "room_participants",
     "rooms_for_user",
 ]
-
-ROOM_NOT_FOUND = "Room not found."
-
-
-def room_access(*, room_id: uuid.UUID, user_id: int) -> tuple[RoomRecord, ParticipantRecord]:
-    """The live room and the user's active participation; NotFound otherwise (existence is not revealed)."""
-    found = get_repository().membership_get(room_id, user_id)
-    if found is None:
-        raise NotFound(ROOM_NOT_FOUND)
-    return found
-
-
-def room_access_with_permission(
-    *, room_id: uuid.UUID, user_id: int, perm: MemberPermission
-) -> tuple[RoomRecord, ParticipantRecord]:
-    """room_access, then check_member_permission (403 for a MEMBER lacking `perm`)."""
-    room, participant = room_access(room_id=room_id, user_id=user_id)
-    check_member_permission(room, participant, perm)
-    return room, participant
-
 
 def room_ids_for_user(*, user_id: int) -> list[uuid.UUID]:
     """The live rooms the user is an active participant of."""
@@ -105,13 +88,11 @@ def _complete(
     last_message_at: dict[uuid.UUID, datetime | None] | None = None,
 ) -> dict[uuid.UUID, dict[str, Any]]:
     """Adds the live fields (unread_count, last_message, last_message_at), fresh, in bulk."""
-    from messaging.selectors import last_messages_for, unread_counts_for
-
     room_ids = list(bases)
     if not room_ids:
         return {}
-    last_messages = last_messages_for(room_ids=room_ids, viewer_id=user_id)
-    unread = unread_counts_for(user_id=user_id, room_ids=room_ids)
+    last_messages = message_selectors.last_messages_for(room_ids=room_ids, viewer_id=user_id)
+    unread = message_selectors.unread_counts_for(user_id=user_id, room_ids=room_ids)
     patched = room_cache.room_last_message_times(room_ids) if last_message_at is None else {}
     rooms: dict[uuid.UUID, dict[str, Any]] = {}
     for room_id, base in bases.items():
@@ -177,3 +158,51 @@ def room_participants(
         room_id, search=search.strip(), offset=page.offset, limit=page.limit
     )
     return [participant_format(p) for p in participants], total
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DEFAULT_MESSAGES_PER_ROOM = 20
+MAX_MESSAGES_PER_ROOM = 100
+
+
+# --- InitialSync ---------------------------------------------------------------------------------
+
+
+def initial_sync(
+    *, user_id: int, last_sync_timestamp: datetime | None, messages_per_room: int = DEFAULT_MESSAGES_PER_ROOM
+) -> dict[str, Any]:
+    """InitialSync: what changed for the user since `last_sync_timestamp` (everything when None).
+
+    - rooms: the user's rooms whose room, membership or last message changed since, formatted;
+    - rooms_deleted: ids of rooms the user left or that were deleted since;
+    - messages: per room of the user, the newest `messages_per_room` messages created or changed
+      (edited, deleted) since, newest first per room, deleted ones as tombstones;
+    - sync_timestamp: when this sync started; pass it as the next last_sync_timestamp.
+    """
+    started = time.monotonic()
+    sync_at = timezone.now()
+    since = last_sync_timestamp or EPOCH
+    per_room = max(1, min(messages_per_room, MAX_MESSAGES_PER_ROOM))
+    repo = get_repository()
+
+    changes = repo.sync_rooms(user_id=user_id, since=since)
+    formatted = rooms_for_user(user_id=user_id, room_ids=changes.changed_room_ids)
+    rooms = [formatted[r] for r in changes.changed_room_ids if r in formatted]
+    by_room = repo.messages_since(
+        room_ids=room_ids_for_user(user_id=user_id), viewer_id=user_id, since=since, per_room=per_room
+    )
+    records = [m for room_messages in by_room.values() for m in room_messages]
+    messages = message_selectors.messages_data(records, viewer_id=user_id)
+    rooms_deleted = [str(r) for r in dict.fromkeys(changes.gone_room_ids)]
+    return {
+        "rooms": rooms,
+        "rooms_deleted": rooms_deleted,
+        "messages": messages,
+        "sync_timestamp": iso(sync_at),
+        "summary": {
+            "rooms_synced": len(rooms),
+            "rooms_deleted": len(rooms_deleted),
+            "messages_synced": len(messages),
+            "sync_duration_ms": int((time.monotonic() - started) * 1000),
+        },
+    }

@@ -8,56 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
-from rooms.models import Role, RoomType
-
-
-class UserIdField(serializers.Field):
-    """A user id: accepted as an integer or a numeric string, emitted as a string."""
-
-    default_error_messages = {"invalid": "A user id must be a positive integer or a numeric string."}
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool):
-            self.fail("invalid")
-        try:
-            value = int(str(data).strip())
-        except (TypeError, ValueError):
-            self.fail("invalid")
-        if value < 1:
-            self.fail("invalid")
-        return value
-
-    def to_representation(self, value: Any) -> str:
-        return str(value)
-
-
-class UserIdFieldExtension(OpenApiSerializerFieldExtension):
-    """OpenAPI: a user id is a string in answers, an integer or a numeric string in requests."""
-
-    target_class = "rooms.serializers.UserIdField"
-
-    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
-        if direction == "request":
-            return {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[0-9]+$"}]}
-        return {"type": "string", "example": "42"}
-
-
-# --- outputs ------------------------------------------------------------------------------------
-
-
-class SuccessSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-
-
-class PageMetaSerializer(serializers.Serializer):
-    total_items = serializers.IntegerField()
-    item_count = serializers.IntegerField()
-    items_per_page = serializers.IntegerField()
-    total_pages = serializers.IntegerField()
-    current_page = serializers.IntegerField()
+from kernel.serializers import PageMetaSerializer, UserIdField
+from messaging.serializers import MessageDataSerializer
+from storage.enums import Role, RoomType
 
 
 class RoomParticipantSerializer(serializers.Serializer):
@@ -94,7 +49,7 @@ class RoomSerializer(serializers.Serializer):
     is_partner_blocked = serializers.BooleanField()
     is_muted = serializers.BooleanField()
     is_pinned = serializers.BooleanField()
-    last_message = serializers.DictField(allow_null=True, help_text="A MessageData, or null.")
+    last_message = MessageDataSerializer(allow_null=True, help_text="The newest message the caller sees, or null.")
 
 
 class RoomListSerializer(serializers.Serializer):
@@ -110,6 +65,21 @@ class RoomResponseSerializer(serializers.Serializer):
 class RoomParticipantListSerializer(serializers.Serializer):
     participants = RoomParticipantSerializer(many=True)
     meta = PageMetaSerializer()
+
+
+class SyncSummarySerializer(serializers.Serializer):
+    rooms_synced = serializers.IntegerField()
+    rooms_deleted = serializers.IntegerField()
+    messages_synced = serializers.IntegerField()
+    sync_duration_ms = serializers.IntegerField()
+
+
+class SyncResponseSerializer(serializers.Serializer):
+    rooms = RoomSerializer(many=True, help_text="Rooms (as GetRoom's `room`).")
+    rooms_deleted = serializers.ListField(child=serializers.UUIDField())
+    messages = MessageDataSerializer(many=True)
+    sync_timestamp = serializers.DateTimeField()
+    summary = SyncSummarySerializer()
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -165,3 +135,15 @@ class ParticipantUpdateSerializer(RoomIdSerializer):
 class RoomLeaveSerializer(RoomIdSerializer):
     participants = serializers.ListField(child=UserIdField(), required=False, default=list, max_length=1000)
     leave_all = serializers.BooleanField(required=False, default=False)
+
+
+class SyncSerializer(serializers.Serializer):
+    last_sync_timestamp = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="The previous sync_timestamp; none: everything."
+    )
+    messages_per_room = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("last_sync_timestamp") == "":
+            data = {**data, "last_sync_timestamp": None}
+        return super().to_internal_value(data)

@@ -16,4 +16,5 @@ urlpatterns = [
     path("room/block", apis.RoomBlockApi.as_view(), name="room-block"),
     path("room/<uuid:id>", apis.RoomDetailApi.as_view(), name="room-detail"),
     path("room/<uuid:id>/participants", apis.RoomParticipantsApi.as_view(), name="room-participants"),
+    path("sync", apis.InitialSyncApi.as_view(), name="initial-sync"),
 ]

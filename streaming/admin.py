@@ -1,4 +1,4 @@
-"""Staff views of the outbox and of push notifications; actions go through the streaming services."""
+"""Staff views of the outbox and of push notifications; actions go through the relay and push."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from streaming.models import OutboxEvent, PushNotification, PushStatus
+from storage.models import OutboxEvent
+from streaming.models import PushNotification, PushStatus
 from streaming.push import deliver
 from streaming.relay import outbox_retry_now
 

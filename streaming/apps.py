@@ -6,7 +6,8 @@ class StreamingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from streaming.events import add_after_commit_record_listener
+        # Local: these modules import models, which are ready only now.
+        from events.emit import add_after_commit_record_listener
         from streaming.publisher import publish_on_commit
 
         # Publishes every unit of work's events after commit, in the background (never blocks it).

@@ -50,8 +50,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
+from events.subjects import ROOM_SUBJECT_PREFIX
 from streaming.envelope import Envelope, EnvelopeError, StreamItem, decode_envelope, decode_envelope_of, route
-from streaming.events import ROOM_SUBJECT_PREFIX
 from streaming.jetstream import STREAM_NAME, ensure_stream
 
 logger = logging.getLogger(__name__)

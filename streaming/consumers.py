@@ -1,7 +1,8 @@
 """The WebSocket stream `/ws/chat/v1/stream?client_id=...&room_id=...&cursor=...` (SPEC.md §5).
 
-A thin interface: the rules live in streaming.services, reads in streaming.selectors (through
-database_sync_to_async), JetStream reads in streaming.replay. The connection:
+A thin interface: the rules live in streaming.rules (typing frames: streaming.typing_indicator), reads
+in streaming.selectors (through database_sync_to_async), JetStream reads in streaming.replay. The
+connection:
 - answers an error frame and closes: 4001 without a valid session/token, 4000 without client_id,
   4003 when `room_id` is not a room of the user (existence is not revealed);
 - joins `user.<id>` and `room.<id>` of the rooms it streams (the one asked for, or all of the
@@ -28,15 +29,16 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from chatproject.errors import NotFound
-from streaming import selectors, services
+from domain.access import is_room_member
+from events.subjects import direct_subject, room_subject
+from kernel.errors import NotFound
+from streaming import rules, selectors, typing_indicator
 from streaming.envelope import StreamItem, room_group, user_group
-from streaming.events import direct_subject, room_subject
 from streaming.jetstream import MAX_AGE_SECONDS, NatsUnavailableError
 from streaming.nats_client import shared_connection
 from streaming.registry import get_registry
 from streaming.replay import ResyncRequiredError, read_after, stream_bounds
-from streaming.services import Action, StreamCursor, Verdict, error_frame, frame_of
+from streaming.rules import Action, StreamCursor, Verdict, error_frame, frame_of
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.joined: set[str] = set()
         self.single_room: uuid.UUID | None = None
         self.heartbeat: asyncio.Task[None] | None = None
-        self.typing_limiter = services.TypingLimiter()
+        self.typing_limiter = typing_indicator.TypingLimiter()
         await self.accept()
 
         user = self.scope.get("user")
@@ -145,13 +147,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def _typing(self, value: Any) -> None:
         assert self.user_id is not None
-        parsed = services.parse_typing(value)
+        parsed = typing_indicator.parse_typing(value)
         if parsed is None:
             await self.send_json(error_frame("invalid_request_data", "typing needs room_id and is_typing."))
             return
         room_id, is_typing = parsed
         if room_subject(room_id) not in self.room_subjects and not await database_sync_to_async(
-            selectors.is_room_member
+            is_room_member
         )(user_id=self.user_id, room_id=room_id):
             await self.send_json(error_frame("not_found", "Room not found."))
             return
@@ -159,7 +161,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             nc = await shared_connection()
-            await services.typing_publish(nc, user_id=self.user_id, room_id=room_id, is_typing=is_typing)
+            await typing_indicator.typing_publish(nc, user_id=self.user_id, room_id=room_id, is_typing=is_typing)
         except Exception as exc:  # ephemeral: a lost typing frame is not worth an error
             logger.warning("stream: typing of user %s in %s not published: %s", self.user_id, room_id, exc)
 
@@ -189,7 +191,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def _apply(self, item: StreamItem) -> None:
         assert self.user_id is not None
-        action = services.event_action(event=item.event, actor_user_id=item.actor_user_id, user_id=self.user_id)
+        action = rules.event_action(event=item.event, actor_user_id=item.actor_user_id, user_id=self.user_id)
         if action is Action.DROP:
             return
         try:
@@ -203,13 +205,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(frame_of(item, room=room))
             if (
                 action is Action.JOIN
-                and services.joins_streaming(event=item.event, actor_user_id=item.actor_user_id, user_id=self.user_id)
+                and rules.joins_streaming(event=item.event, actor_user_id=item.actor_user_id, user_id=self.user_id)
                 and self.single_room in (None, room_id)
             ):
                 await self._start_room(room_id, after=item.seq)
             return
         await self.send_json(frame_of(item))
-        if action is Action.LEAVE and services.leaves_streaming(event=item.event, user_id=self.user_id):
+        if action is Action.LEAVE and rules.leaves_streaming(event=item.event, user_id=self.user_id):
             await self._stop_room(room_id)
 
     # --- rooms joining and leaving the connection --------------------------------------------------
@@ -297,7 +299,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(error_frame("resync_required", RESYNC_MESSAGE, str(exc)))
             return False
         self.cursor = StreamCursor(floor=cursor)
-        verdicts = services.replay_visible(items, user_id=self.user_id, left_room_ids=[str(r) for r in left])
+        verdicts = rules.replay_visible(items, user_id=self.user_id, left_room_ids=[str(r) for r in left])
         for item, visible in zip(items, verdicts, strict=True):
             await self._process(item, live=False, visible=visible, also_subjects=left_subjects)
         self.cursor.floor = max(bounds[1], cursor)

@@ -7,6 +7,7 @@ PR_SET_PDEATHSIG), so a killed `runchat` leaves no server behind.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shutil
@@ -53,8 +54,6 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     try:
-        import ctypes
-
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except Exception:
         pass

@@ -15,8 +15,9 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
-from streaming.events import DIRECT_SUBJECT_PREFIX, ROOM_SUBJECT_PREFIX, encode_event
-from streaming.proto import chat_pb2
+from events.builders import encode_event
+from events.proto import chat_pb2
+from events.subjects import DIRECT_SUBJECT_PREFIX, ROOM_SUBJECT_PREFIX
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 

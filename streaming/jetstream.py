@@ -19,7 +19,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
-from streaming.events import DIRECT_SUBJECT_PREFIX, ROOM_SUBJECT_PREFIX
+from events.subjects import DIRECT_SUBJECT_PREFIX, ROOM_SUBJECT_PREFIX
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Publishing outbox events to JetStream (DESIGN.md "Events" 1).
 
-After a unit of work commits, `streaming.events` hands its events to `publish_on_commit()`, which
+After a unit of work commits, `events.emit` hands its events to `publish_on_commit()`, which
 passes them to the process's background publisher and returns at once: a request never waits for
 NATS and never fails because of it. The publisher is a daemon thread with its own asyncio loop and
 one NATS connection; it publishes each batch with `publish_async` (pipelined, acks gathered together),
@@ -29,8 +29,8 @@ from django.utils import timezone
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from rooms.storage import get_repository
-from rooms.storage.records import OutboxRecord
+from storage import get_repository
+from storage.records import OutboxRecord
 from streaming.envelope import MSG_ID_HEADER, encode_envelope
 from streaming.jetstream import STREAM_NAME, connect, ensure_stream, nats_url
 

@@ -31,11 +31,13 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from kernel import crypto
 from streaming.envelope import Envelope
 from streaming.models import PushNotification, PushStatus
 from streaming.registry import get_registry
@@ -133,8 +135,6 @@ def _message_text(message: dict[str, Any], room_encryption_data: str) -> str:
     content = str(message.get("content") or "")
     if not content:
         return ""
-    from messaging import crypto
-
     try:
         return crypto.content_decrypt(content, crypto.encryption_data_unwrap(room_encryption_data))
     except Exception:
@@ -261,8 +261,6 @@ def retry_stale_pushes(*, older_than: float = STALE_PENDING_SECONDS) -> int:
 
 async def push_sweeper(interval: float = 60.0) -> None:
     """Runs forever: delivers, every `interval` s, push rows a dead process claimed but never sent (rare)."""
-    from channels.db import database_sync_to_async
-
     while True:
         await asyncio.sleep(interval)
         try:

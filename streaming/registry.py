@@ -10,12 +10,15 @@ process (the embedded `runchat`, where the bridge runs in the web process).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
+import redis
+import redis.asyncio as aioredis
 from django.conf import settings
 
 KEY_PREFIX = "chat:stream:conns:"
@@ -83,10 +86,6 @@ class RedisStreamRegistry(StreamRegistry):
         self._sync_client: Any = None
 
     def _async(self) -> Any:
-        import asyncio
-
-        import redis.asyncio as aioredis
-
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(id(loop))
         if client is None:
@@ -95,8 +94,6 @@ class RedisStreamRegistry(StreamRegistry):
         return client
 
     def _sync(self) -> Any:
-        import redis
-
         if self._sync_client is None:
             self._sync_client = redis.Redis.from_url(self.url)
         return self._sync_client

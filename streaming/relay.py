@@ -22,8 +22,8 @@ from django.utils import timezone
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from rooms.storage import get_repository
-from rooms.storage.records import OutboxRecord
+from storage import get_repository
+from storage.records import OutboxRecord
 from streaming.jetstream import connect, ensure_stream
 from streaming.publisher import BATCH_MAX, publish_batch, record_outcome
 

@@ -9,16 +9,16 @@ from typing import Any
 
 from django.utils import timezone
 
-from chatproject.errors import NotFound
-from rooms.storage import get_repository
-from rooms.storage.records import RoomRecord
+from domain.access import room_access
+from kernel.errors import NotFound
+from rooms.selectors import active_participants, room_for_user, room_ids_for_user
+from storage import get_repository
+from storage.records import RoomRecord
 
 
 def stream_room_ids(*, user_id: int, room_id: uuid.UUID | None = None) -> list[uuid.UUID]:
     """The rooms a connection streams: `room_id` alone (NotFound unless the user is an active member
     of it), or every room of the user."""
-    from rooms.selectors import room_access, room_ids_for_user
-
     if room_id is not None:
         room_access(room_id=room_id, user_id=user_id)
         return [room_id]
@@ -28,28 +28,14 @@ def stream_room_ids(*, user_id: int, room_id: uuid.UUID | None = None) -> list[u
 def left_room_ids(*, user_id: int, within_seconds: float) -> list[uuid.UUID]:
     """Rooms the user left (or that were deleted) in the last `within_seconds` and is not back in: a
     reconnect replays their events up to the user's own `room_leave`."""
-    from rooms.selectors import room_ids_for_user
-
     since = timezone.now() - timedelta(seconds=within_seconds)
     gone = get_repository().sync_rooms(user_id=user_id, since=since).gone_room_ids
     current = set(room_ids_for_user(user_id=user_id))
     return [room_id for room_id in gone if room_id not in current]
 
 
-def is_room_member(*, user_id: int, room_id: uuid.UUID) -> bool:
-    from rooms.selectors import room_access
-
-    try:
-        room_access(room_id=room_id, user_id=user_id)
-    except NotFound:
-        return False
-    return True
-
-
 def stream_room(*, user_id: int, room_id: uuid.UUID) -> dict[str, Any] | None:
     """The formatted Room as the user sees it, or None when the user is not (any more) a member."""
-    from rooms.selectors import room_for_user
-
     try:
         return room_for_user(room_id=room_id, user_id=user_id)
     except NotFound:
@@ -59,8 +45,6 @@ def stream_room(*, user_id: int, room_id: uuid.UUID) -> dict[str, Any] | None:
 def push_audience(*, room_id: uuid.UUID) -> tuple[RoomRecord, list[tuple[int, bool]]] | None:
     """The room and its active participants as (user id, muted the room), for push; None if the
     room is gone."""
-    from rooms.selectors import active_participants
-
     room = get_repository().room_get(room_id)
     if room is None:
         return None

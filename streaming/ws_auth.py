@@ -6,13 +6,13 @@ from typing import Any
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
+from channels.security.websocket import AllowedHostsOriginValidator
 from django.contrib.auth.models import AnonymousUser
+from rest_framework.authtoken.models import Token
 
 
 @database_sync_to_async
 def _user_for_token(key: str) -> Any:
-    from rest_framework.authtoken.models import Token
-
     token = Token.objects.select_related("user").filter(key=key).first()
     if token is None or not token.user.is_active:
         return AnonymousUser()
@@ -45,8 +45,6 @@ class BrowserOriginValidator:
     """
 
     def __init__(self, inner: Any) -> None:
-        from channels.security.websocket import AllowedHostsOriginValidator
-
         self.inner = inner
         self.checked = AllowedHostsOriginValidator(inner)
 

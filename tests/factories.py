@@ -8,7 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
-from rooms.models import Profile
+from storage.models import Profile
 
 
 class UserFactory(factory.django.DjangoModelFactory):

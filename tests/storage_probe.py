@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from rooms.storage.records import OutboxRecord, ParticipantRecord, RoomRecord
-from rooms.storage.records_messages import MentionRecord, MessageRecord, MetaRecord, ReactionRecord
+from storage.records import OutboxRecord, ParticipantRecord, RoomRecord
+from storage.records_messages import MentionRecord, MessageRecord, MetaRecord, ReactionRecord
 
 T = TypeVar("T")
 
@@ -52,12 +52,12 @@ def _matching(records: Iterable[T], filters: dict[str, Any]) -> list[T]:
 def rooms(**filters: Any) -> list[RoomRecord]:
     """Every room (deleted ones too), oldest first."""
     if _scylla():
-        from rooms.storage.scylla.rooms import room_record
+        from storage.scylla.rooms import room_record
 
         found = [room_record(row) for row in _scan("room_details")]
     else:
-        from rooms.models import Room
-        from rooms.storage.postgres_rooms import room_record as pg_room_record
+        from storage.models import Room
+        from storage.postgres.rooms import room_record as pg_room_record
 
         found = [pg_room_record(r) for r in Room.objects.order_by("created_at", "id")]
     found.sort(key=lambda r: (r.created_at, r.id.int))
@@ -76,7 +76,7 @@ def room_update(room_id: uuid.UUID | str, **fields: Any) -> None:
     if _scylla():
         _update("room_details", {"room_id": uuid.UUID(str(room_id))}, values)
     else:
-        from rooms.models import Room
+        from storage.models import Room
 
         Room.objects.filter(id=room_id).update(**values)
 
@@ -84,16 +84,16 @@ def room_update(room_id: uuid.UUID | str, **fields: Any) -> None:
 def participants(**filters: Any) -> list[ParticipantRecord]:
     """Every participation (removed ones too; `is_active=True` for the others), oldest first."""
     if _scylla():
-        from rooms.storage import get_repository
-        from rooms.storage.scylla.rooms import participant_record
+        from storage import get_repository
+        from storage.scylla.rooms import participant_record
 
         rows = _scan("participants_by_room")
         users = get_repository().users_get({r["user_id"] for r in rows})
         rows.sort(key=lambda r: (r["joined_at"], r["join_order"] or 0))
         found = [participant_record(r, users[r["user_id"]]) for r in rows if r["user_id"] in users]
     else:
-        from rooms.models import Participant
-        from rooms.storage.postgres_rooms import participant_record as pg_participant_record
+        from storage.models import Participant
+        from storage.postgres.rooms import participant_record as pg_participant_record
 
         rows_pg = Participant.objects.select_related("user__chat_profile").order_by("joined_at", "id")
         found = [pg_participant_record(p) for p in rows_pg]
@@ -117,7 +117,7 @@ def participant_update(room_id: uuid.UUID | str, user_id: int | None = None, **f
             if mirrored:
                 _update("rooms_by_user", {"user_id": uid, "room_id": room_uuid}, mirrored)
     else:
-        from rooms.models import Participant
+        from storage.models import Participant
 
         rows = Participant.objects.filter(room_id=room_uuid)
         if user_id is not None:
@@ -131,12 +131,12 @@ def participant_update(room_id: uuid.UUID | str, user_id: int | None = None, **f
 def messages(**filters: Any) -> list[MessageRecord]:
     """Every message (deleted ones too), oldest first."""
     if _scylla():
-        from rooms.storage.scylla.messages import message_record
+        from storage.scylla.messages import message_record
 
         found = [message_record(row) for row in _scan("messages_by_room")]
     else:
-        from messaging.models import Message
-        from rooms.storage.postgres_messages import message_record as pg_message_record
+        from storage.models import Message
+        from storage.postgres.messages import message_record as pg_message_record
 
         found = [pg_message_record(m) for m in Message.objects.all()]
     found.sort(key=lambda m: (m.created_at, m.id.int))
@@ -150,7 +150,7 @@ def message(message_id: uuid.UUID | str) -> MessageRecord:
 
 def message_insert(record: MessageRecord) -> MessageRecord:
     """Stores a message as it is (no meta rows, no last message move): a state the test needs."""
-    from rooms.storage import get_repository
+    from storage import get_repository
 
     repo = get_repository()
     with repo.atomic():
@@ -162,14 +162,14 @@ def message_update(message_id: uuid.UUID | str, **fields: Any) -> None:
     """Sets fields of a message directly (e.g. is_deleted without the service's side effects)."""
     values = {k: _when(v) for k, v in fields.items()}
     if _scylla():
-        from rooms.storage.scylla.cql import cql
+        from storage.scylla.cql import cql
 
         loc = cql.one("SELECT * FROM {room_by_message} WHERE message_id = ?", (uuid.UUID(str(message_id)),))
         assert loc is not None, f"no message {message_id}"
         key = {"room_id": loc["room_id"], "bucket": loc["bucket"], "message_tid": loc["message_tid"]}
         _update("messages_by_room", key, values)
     else:
-        from messaging.models import Message
+        from storage.models import Message
 
         Message.objects.filter(id=message_id).update(**values)
 
@@ -177,12 +177,12 @@ def message_update(message_id: uuid.UUID | str, **fields: Any) -> None:
 def metas(**filters: Any) -> list[MetaRecord]:
     """Every meta row (per message and participant)."""
     if _scylla():
-        from rooms.storage.scylla.messages import meta_record
+        from storage.scylla.messages import meta_record
 
         found = [meta_record(row) for row in _scan("message_status_by_message")]
     else:
-        from messaging.models import MessageMeta
-        from rooms.storage.postgres_messages import meta_record as pg_meta_record
+        from storage.models import MessageMeta
+        from storage.postgres.messages import meta_record as pg_meta_record
 
         found = [pg_meta_record(m) for m in MessageMeta.objects.order_by("id")]
     return _matching(found, filters)
@@ -190,12 +190,12 @@ def metas(**filters: Any) -> list[MetaRecord]:
 
 def reactions(**filters: Any) -> list[ReactionRecord]:
     if _scylla():
-        from rooms.storage.scylla.messages import reaction_record
+        from storage.scylla.messages import reaction_record
 
         found = sorted((reaction_record(r) for r in _scan("reactions_by_message")), key=lambda r: r.created_at)
     else:
-        from messaging.models import Reaction
-        from rooms.storage.postgres_messages import reaction_record as pg_reaction_record
+        from storage.models import Reaction
+        from storage.postgres.messages import reaction_record as pg_reaction_record
 
         found = [pg_reaction_record(r) for r in Reaction.objects.order_by("created_at", "id")]
     return _matching(found, filters)
@@ -206,7 +206,7 @@ def mentions(**filters: Any) -> list[MentionRecord]:
         rows = sorted(_scan("mentions_by_message"), key=lambda r: r["position"])
         found = [MentionRecord(message_id=r["message_id"], user_id=r["user_id"], tag=r["tag"]) for r in rows]
     else:
-        from messaging.models import Mention
+        from storage.models import Mention
 
         found = [
             MentionRecord(message_id=m.message_id, user_id=m.user_id, tag=m.tag) for m in Mention.objects.order_by("id")
@@ -235,7 +235,7 @@ def outbox_since(marker: int) -> list[OutboxRecord]:
 def outbox_clear() -> None:
     """Deletes every outbox event (so that a test sees only what its action emits)."""
     if _scylla():
-        from rooms.storage.scylla import cql as c
+        from storage.scylla import cql as c
 
         deletes = []
         for row in _scan("outbox_events"):
@@ -243,7 +243,7 @@ def outbox_clear() -> None:
             deletes.append(c.delete("outbox_pending", {"bucket": row["bucket"], "event_tid": row["event_tid"]}))
         c.cql.execute_each(deletes)
     else:
-        from streaming.models import OutboxEvent
+        from storage.models import OutboxEvent
 
         OutboxEvent.objects.all().delete()
 
@@ -274,13 +274,13 @@ def outbox_update(event_ids: Iterable[uuid.UUID | str] | None = None, **fields: 
         raise ValueError(f"outbox_update cannot set {sorted(unknown)}")
     ids = None if event_ids is None else {uuid.UUID(str(e)) for e in event_ids}
     if not _scylla():
-        from streaming.models import OutboxEvent
+        from storage.models import OutboxEvent
 
         rows = OutboxEvent.objects.all() if ids is None else OutboxEvent.objects.filter(event_id__in=ids)
         rows.update(**values)
         return
-    from rooms.storage.scylla import cql as c
-    from rooms.storage.scylla.outbox import HOUR_US
+    from storage.scylla import cql as c
+    from storage.scylla.outbox import HOUR_US
 
     writes = []
     for row in _scan("outbox_events"):
@@ -310,7 +310,7 @@ def outbox_update(event_ids: Iterable[uuid.UUID | str] | None = None, **fields: 
 def outbox_states() -> list[OutboxState]:
     """The publication state of every outbox event."""
     if _scylla():
-        from rooms.storage.scylla.cql import from_us
+        from storage.scylla.cql import from_us
 
         return [
             OutboxState(
@@ -322,7 +322,7 @@ def outbox_states() -> list[OutboxState]:
             )
             for row in _scan("outbox_events")
         ]
-    from streaming.models import OutboxEvent
+    from storage.models import OutboxEvent
 
     return [
         OutboxState(
@@ -338,11 +338,11 @@ def outbox_states() -> list[OutboxState]:
 
 def _outbox() -> list[tuple[int, OutboxRecord]]:
     if _scylla():
-        from rooms.storage.scylla.outbox import complete_events, outbox_record
+        from storage.scylla.outbox import complete_events, outbox_record
 
         return [(row["created_at"], outbox_record(row)) for row in complete_events(_scan("outbox_events"))]
-    from rooms.storage.postgres import _outbox_record
-    from streaming.models import OutboxEvent
+    from storage.models import OutboxEvent
+    from storage.postgres.repository import _outbox_record
 
     return [(row.id, _outbox_record(row)) for row in OutboxEvent.objects.order_by("id")]
 
@@ -372,7 +372,7 @@ def round_trips() -> Iterator[RoundTrips]:
 def _cql_requests() -> int:
     if not _scylla():
         return 0
-    from rooms.storage.scylla.cql import cql
+    from storage.scylla.cql import cql
 
     return cql.requests
 
@@ -400,13 +400,13 @@ def snapshot() -> dict[str, Any]:
 
 
 def _scan(table: str) -> list[dict[str, Any]]:
-    from rooms.storage.scylla.cql import cql
+    from storage.scylla.cql import cql
 
     return cql.rows(f"SELECT * FROM {{{table}}}")
 
 
 def _update(table: str, key: dict[str, Any], values: dict[str, Any]) -> None:
-    from rooms.storage.scylla import cql as c
+    from storage.scylla import cql as c
 
     converted = {k: (c.to_us(v) if isinstance(v, datetime) else v) for k, v in values.items()}
     c.cql.execute_writes([c.update(table, key, converted)])

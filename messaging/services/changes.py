@@ -9,15 +9,19 @@ from typing import Any
 
 from django.utils import timezone
 
-from chatproject.errors import InvalidRequestData, NotFound, PermissionDenied
-from messaging import crypto
-from messaging.formatting import message_data_for, message_status
-from messaging.services.common import MESSAGE_NOT_FOUND, message_access, room_key, room_messages_access, unique
-from rooms import cache as room_cache
-from rooms.storage import get_repository
-from rooms.storage.records import OutboxRecord
-from rooms.storage.records_messages import MessageRecord
-from streaming.events import emit, room_event
+from domain import room_cache
+from domain.access import MESSAGE_NOT_FOUND, message_access, room_messages_access
+from domain.permissions import is_manager
+from events.builders import room_event
+from events.emit import emit
+from kernel import crypto
+from kernel.errors import InvalidRequestData, NotFound, PermissionDenied
+from messaging.formatting import message_status
+from messaging.selectors import message_data_for
+from messaging.services.common import room_key, unique
+from storage import get_repository
+from storage.records import OutboxRecord
+from storage.records_messages import MessageRecord
 
 MAX_REACTION_LENGTH = 64
 
@@ -83,8 +87,6 @@ def messages_delete(*, user_id: int, room_id: uuid.UUID, message_ids: Sequence[u
     as they are. One `delete_message` event per newly deleted message; the room's last message moves
     to the newest one left.
     """
-    from rooms.permissions import is_manager
-
     room, participant, ids, messages = room_messages_access(room_id=room_id, user_id=user_id, message_ids=message_ids)
     manager = room.is_group and is_manager(participant)
     forbidden = [i for i in ids if messages[i].sender_id != user_id and not manager]

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from messaging.models import MessageStatus
-from messaging.services.common import room_messages_access, status_update_event
-from rooms.storage import get_repository
-from streaming.events import emit
+from domain.access import room_messages_access
+from events.emit import emit
+from messaging.services.common import status_update_event
+from storage import get_repository
+from storage.enums import MessageStatus
 
 
 @dataclass(frozen=True)

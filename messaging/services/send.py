@@ -10,16 +10,21 @@ from typing import Any
 
 from django.utils import timezone
 
-from chatproject.errors import InvalidRequestData, NotFound, PermissionDenied
-from messaging import crypto
-from messaging.formatting import message_data, message_data_for, messages_data
-from messaging.models import MessageStatus, MessageType, SystemEvent
-from messaging.services.common import is_visible, room_key, status_update_event, user_id_of
-from rooms import cache as room_cache
-from rooms.storage import get_repository
-from rooms.storage.records import ParticipantRecord, RoomRecord
-from rooms.storage.records_messages import MentionRecord, MessageRecord, MetaRecord
-from streaming.events import direct_event, emit, room_event
+from domain import room_cache
+from domain.access import is_visible, room_access
+from domain.permissions import check_member_permission
+from events.builders import direct_event, room_event
+from events.emit import emit
+from kernel import crypto
+from kernel.errors import Conflict, InvalidRequestData, NotFound, PermissionDenied
+from messaging.formatting import message_data
+from messaging.selectors import message_data_for, messages_data
+from messaging.services.common import room_key, status_update_event, user_id_of
+from storage import get_repository
+from storage.enums import MessageStatus, MessageType, SystemEvent
+from storage.errors import SenderMessageIdBusyError
+from storage.records import ParticipantRecord, RoomRecord
+from storage.records_messages import MentionRecord, MessageRecord, MetaRecord
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +70,6 @@ class SendResult:
 
 def _check_can_send(room: RoomRecord, participant: ParticipantRecord, request: SendRequest) -> None:
     """The original checks after membership, in their order: permission, mentions, block."""
-    from rooms.permissions import check_member_permission
-
     check_member_permission(room, participant, "send_message")
     if request.mentions and room.is_p2p:
         raise InvalidRequestData(
@@ -111,8 +114,6 @@ def _check_reply_and_forward(
     request: SendRequest, room: RoomRecord, user_id: int
 ) -> tuple[MessageRecord | None, MessageRecord | None]:
     """The replied-to message (same room) and the forwarded one (a message the sender can see)."""
-    from rooms.selectors import room_access
-
     wanted = [i for i in (request.reply_id, request.forward_id) if i is not None]
     if not wanted:
         return None, None
@@ -175,8 +176,6 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
     Idempotent by `sender_message_id`: the same id from the same sender returns the first message
     (created=False) and writes nothing, also when two sends race (the unique constraint decides).
     """
-    from rooms.selectors import active_participants, room_access
-
     repo = get_repository()
     room, participant = room_access(room_id=request.room_id, user_id=user_id)
     _check_can_send(room, participant, request)
@@ -187,7 +186,7 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
 
     reply, forwarded = _check_reply_and_forward(request, room, user_id)
     content, text = _text_and_content(request, room, forwarded)
-    participants = active_participants(room_id=room.id)
+    participants = repo.participants_active(room.id)
     now = timezone.now()
     message = MessageRecord(
         id=uuid.uuid4(),
@@ -239,7 +238,10 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
         forwarded_sender = repo.users_get([forwarded.sender_id]).get(forwarded.sender_id)
 
     with repo.atomic():
-        stored, created = repo.message_create(message, metas=metas, mentions=mentions)
+        try:
+            stored, created = repo.message_create(message, metas=metas, mentions=mentions)
+        except SenderMessageIdBusyError:
+            raise Conflict("A message with this sender_message_id is being stored; retry.") from None
         if not created:
             return SendResult(message=message_data_for(stored, viewer_id=user_id), created=False, record=stored)
         repo.room_last_message_set(room.id, message_id=message.id, at=now)

@@ -8,16 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chatproject.errors import InvalidRequestData, NotFound
-from chatproject.timefmt import iso
+from domain.access import ROOM_NOT_FOUND, room_access
+from domain.permissions import MemberPermission, check_member_permission
+from events.builders import direct_event
+from kernel.errors import InvalidRequestData, NotFound
+from kernel.timefmt import iso
+from messaging.services import system_message_create
 from rooms.formatting import PARTICIPANTS_PREVIEW, room_format_base, room_with_live_fields
-from rooms.permissions import ADMIN, MEMBER, OWNER, MemberPermission, check_member_permission
-from rooms.selectors import ROOM_NOT_FOUND, room_access
-from rooms.storage import get_repository
-from rooms.storage.records import OutboxRecord, ParticipantRecord, RoomRecord, UserRecord
-from streaming.events import direct_event
+from storage import get_repository
+from storage.enums import Role
+from storage.records import OutboxRecord, ParticipantRecord, RoomRecord, UserRecord
 
-ROLE_RANK = {OWNER: 3, ADMIN: 2, MEMBER: 1}
+ROLE_RANK = {Role.OWNER: 3, Role.ADMIN: 2, Role.MEMBER: 1}
 
 LEAVE_REASON_LEFT = "left"
 LEAVE_REASON_REMOVED = "removed"
@@ -88,7 +90,7 @@ def acting(*, room_id: uuid.UUID, user_id: int, as_staff: bool) -> tuple[RoomRec
 
 def actor_rank(actor: ParticipantRecord | None) -> int:
     """How high the actor stands: staff (None) above the OWNER."""
-    return ROLE_RANK[OWNER] + 1 if actor is None else ROLE_RANK[actor.role]
+    return ROLE_RANK[Role.OWNER] + 1 if actor is None else ROLE_RANK[actor.role]
 
 
 def check_group(room: RoomRecord, field: str = "id") -> None:
@@ -119,8 +121,6 @@ def check_users_exist(user_ids: Sequence[int], field: str = "participants") -> d
 
 
 def system_message(*, room: RoomRecord, actor_id: int, event: str, text: str) -> dict[str, Any]:
-    from messaging.services import system_message_create
-
     return system_message_create(room=room, actor_id=actor_id, event=event, text=text)
 
 

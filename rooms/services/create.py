@@ -6,10 +6,9 @@ from collections.abc import Sequence
 
 from django.utils import timezone
 
-from chatproject.errors import InvalidRequestData
-from messaging.crypto import encryption_data_generate
-from rooms.models import RoomType
-from rooms.permissions import MEMBER, OWNER
+from events.emit import emit
+from kernel.crypto import encryption_data_generate
+from kernel.errors import InvalidRequestData
 from rooms.selectors import room_for_user
 from rooms.services.common import (
     RoomCreateResult,
@@ -20,10 +19,10 @@ from rooms.services.common import (
     room_join_direct,
     unique_ids,
 )
-from rooms.storage import get_repository
-from rooms.storage.base_rooms import P2PRoomExistsError
-from rooms.storage.records import RoomDraft
-from streaming.events import emit
+from storage import get_repository
+from storage.enums import Role, RoomType
+from storage.errors import P2PRoomExistsError
+from storage.records import RoomDraft
 
 # --- CreateRoom ---------------------------------------------------------------------------------
 
@@ -81,7 +80,7 @@ def room_create(
         p2p_key=p2p_key,
     )
     now = timezone.now()
-    roles = [(user_id, OWNER)] + [(other, MEMBER) for other in others]
+    roles = [(user_id, Role.OWNER)] + [(other, Role.MEMBER) for other in others]
     with repo.atomic():
         try:
             room = repo.room_insert(draft, participants=roles, at=now)

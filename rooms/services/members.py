@@ -8,12 +8,13 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from chatproject.errors import InvalidRequestData, NotFound, PermissionDenied
-from chatproject.timefmt import iso
-from rooms import cache as room_cache
+from domain import room_cache
+from domain.permissions import is_manager
+from events.builders import room_event
+from events.emit import emit
+from kernel.errors import InvalidRequestData, NotFound, PermissionDenied
+from kernel.timefmt import iso
 from rooms.formatting import PARTICIPANTS_PREVIEW
-from rooms.models import Role
-from rooms.permissions import ADMIN, MEMBER, OWNER, is_manager
 from rooms.services.common import (
     LEAVE_REASON_LEFT,
     LEAVE_REASON_REMOVED,
@@ -34,9 +35,9 @@ from rooms.services.common import (
     system_message,
     unique_ids,
 )
-from rooms.storage import get_repository
-from rooms.storage.records import OutboxRecord, ParticipantRecord
-from streaming.events import emit, room_event
+from storage import get_repository
+from storage.enums import Role
+from storage.records import OutboxRecord, ParticipantRecord
 
 # --- AddParticipantToRoom -----------------------------------------------------------------------
 
@@ -65,11 +66,11 @@ def room_participants_add(
     actor_user = actor_user_of(user_id, actor)
     with repo.atomic():
         now = timezone.now()
-        added = repo.participants_add(room.id, user_ids=new_ids, role=MEMBER, at=now)
+        added = repo.participants_add(room.id, user_ids=new_ids, role=Role.MEMBER, at=now)
         repo.room_touch(room.id, at=now)
         preview = repo.participants_preview([room.id], viewer_id=user_id, limit=PARTICIPANTS_PREVIEW)[room.id]
         candidates = {p.user_id: p for p in [*preview, *added] if p.is_active}
-        owner = next((p for p in candidates.values() if p.role == OWNER), None) or repo.room_owner_get(room.id)
+        owner = next((p for p in candidates.values() if p.role == Role.OWNER), None) or repo.room_owner_get(room.id)
         for member in added:
             message = system_message(
                 room=room,
@@ -113,10 +114,10 @@ def room_participant_role_set(
     target = repo.participant_get(room.id, participant_id)
     if target is None or not target.is_active:
         raise NotFound("Participant not found.", details={"participant": ["Not a member of this room."]})
-    actor_is_owner = as_staff or (actor is not None and actor.role == OWNER)
-    if (target.role == OWNER or role == OWNER) and not actor_is_owner:
+    actor_is_owner = as_staff or (actor is not None and actor.role == Role.OWNER)
+    if (target.role == Role.OWNER or role == Role.OWNER) and not actor_is_owner:
         raise PermissionDenied("Only the owner may change the owner's role or hand over the ownership.")
-    if target.role == OWNER and role != OWNER:
+    if target.role == Role.OWNER and role != Role.OWNER:
         raise InvalidRequestData(
             "The owner keeps its role until it hands the ownership to another member.",
             details={"role": ["Make another member OWNER instead."]},
@@ -125,10 +126,10 @@ def room_participant_role_set(
         return ParticipantRoleResult(participant=target, changed=False)
 
     with repo.atomic():
-        if role == OWNER:
+        if role == Role.OWNER:
             previous = repo.room_owner_get(room.id)
             if previous is not None:
-                repo.participant_role_set(room.id, previous.user_id, role=ADMIN)
+                repo.participant_role_set(room.id, previous.user_id, role=Role.ADMIN)
         updated = repo.participant_role_set(room.id, target.user_id, role=role)
         repo.room_touch(room.id, at=timezone.now())
         emit([room_event("is_room_updated", True, room_id=room.id, actor_user_id=user_id)])
@@ -158,7 +159,7 @@ def room_leave(
     repo = get_repository()
     leave_all = leave_all or room.is_p2p
     if leave_all:
-        if room.is_group and not as_staff and not (actor and actor.role == OWNER):
+        if room.is_group and not as_staff and not (actor and actor.role == Role.OWNER):
             raise PermissionDenied("Only the owner may empty the room.")
         targets = repo.participants_active(room.id)
     else:
@@ -177,7 +178,7 @@ def room_leave(
                 raise PermissionDenied("You may remove only members of a lower role than yours (or yourself).")
 
     removed_ids = [t.user_id for t in targets]
-    owner_leaves = any(t.role == OWNER for t in targets)
+    owner_leaves = any(t.role == Role.OWNER for t in targets)
     actor_user = actor_user_of(user_id, actor)
     new_owner: ParticipantRecord | None = None
     with repo.atomic():
@@ -189,7 +190,7 @@ def room_leave(
             if successor is None:
                 room_deleted = True  # nobody is left
             elif owner_leaves:
-                new_owner = repo.participant_role_set(room.id, successor.user_id, role=OWNER)
+                new_owner = repo.participant_role_set(room.id, successor.user_id, role=Role.OWNER)
         if room_deleted:
             repo.room_soft_delete(room.id, at=now)
             emit([_room_leave(room.id, removed_ids, now, LEAVE_REASON_ROOM_DELETED, user_id)])

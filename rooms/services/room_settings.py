@@ -7,10 +7,12 @@ from typing import Any
 
 from django.utils import timezone
 
-from chatproject.errors import InvalidRequestData, PermissionDenied
-from rooms import cache as room_cache
-from rooms.permissions import MEMBER_PERMISSIONS, is_manager
-from rooms.selectors import room_access
+from domain import room_cache
+from domain.access import room_access
+from domain.permissions import MEMBER_PERMISSIONS, is_manager
+from events.builders import room_event
+from events.emit import emit
+from kernel.errors import InvalidRequestData, PermissionDenied
 from rooms.services.common import (
     FlagToggleResult,
     RoomUpdateResult,
@@ -20,8 +22,7 @@ from rooms.services.common import (
     check_permission,
     system_message,
 )
-from rooms.storage import get_repository
-from streaming.events import emit, room_event
+from storage import get_repository
 
 # --- UpdateRoom ---------------------------------------------------------------------------------
 

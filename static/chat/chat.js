@@ -2,7 +2,7 @@
 //
 // Every action goes through the REST API (/api/chat/v1/...) with the session cookie and the CSRF
 // token. Every piece of user data enters the DOM through textContent or attributes, never innerHTML.
-// The rendering rules mirror chatproject/web/presenters.py (system texts, previews, reaction chips).
+// The rendering rules mirror web/presenters.py (system texts, previews, reaction chips).
 
 const configNode = document.getElementById("chat-config");
 const config = configNode ? JSON.parse(configNode.textContent) : null;
@@ -114,7 +114,7 @@ function errorText(err) {
   return err.message;
 }
 
-// --- rendering rules shared with chatproject/web/presenters.py ------------------------------------
+// --- rendering rules shared with web/presenters.py ------------------------------------
 
 const SYSTEM_TEXTS = {
   new_member: "joined the group",

@@ -11,7 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from rooms import services as room_services
-from rooms.storage.records import OutboxRecord, RoomRecord
+from storage.records import OutboxRecord, RoomRecord
 from tests import storage_probe as probe
 
 

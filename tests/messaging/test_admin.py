@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from messaging.models import Message
+from storage.models import Message
 from tests import storage_probe as probe
 from tests.factories import UserFactory
 from tests.messaging.conftest import last_outbox_id, make_room, outbox_since, send
@@ -30,15 +30,15 @@ def test_message_list_search_and_filters(staff_client, api, user_factory) -> Non
     send(api(alice), room, "the quick brown fox")
     send(api(alice), room, "lazy dog")
 
-    found = client.get("/admin/messaging/message/", {"q": "brown"})
+    found = client.get("/admin/chat/message/", {"q": "brown"})
     assert found.status_code == 200
     assert b"the quick brown fox" in found.content and b"lazy dog" not in found.content
     assert (
-        client.get("/admin/messaging/message/", {"is_deleted__exact": "0", "type__exact": "user_message"}).status_code
+        client.get("/admin/chat/message/", {"is_deleted__exact": "0", "type__exact": "user_message"}).status_code
         == 200
     )
-    assert client.get("/admin/messaging/message/", {"room__id__exact": str(room.id)}).status_code == 200
-    for path in ("/admin/messaging/reaction/", "/admin/messaging/messagemeta/", "/admin/messaging/mention/"):
+    assert client.get("/admin/chat/message/", {"room__id__exact": str(room.id)}).status_code == 200
+    for path in ("/admin/chat/reaction/", "/admin/chat/messagemeta/", "/admin/chat/mention/"):
         assert client.get(path).status_code == 200
 
 
@@ -47,11 +47,11 @@ def test_message_detail_is_read_only(staff_client, api, user_factory) -> None:
     alice, bob = user_factory(), user_factory()
     room = make_room(alice, [bob])
     message = send(api(alice), room, "keep me")
-    page = client.get(f"/admin/messaging/message/{message['id']}/change/")
+    page = client.get(f"/admin/chat/message/{message['id']}/change/")
     assert page.status_code == 200 and b"keep me" in page.content
-    client.post(f"/admin/messaging/message/{message['id']}/change/", {"text": "tampered"})
+    client.post(f"/admin/chat/message/{message['id']}/change/", {"text": "tampered"})
     assert Message.objects.get(id=message["id"]).text == "keep me"
-    assert client.get("/admin/messaging/message/add/").status_code == 403
+    assert client.get("/admin/chat/message/add/").status_code == 403
 
 
 def test_moderation_soft_deletes_through_the_service(staff_client, api, user_factory) -> None:
@@ -63,7 +63,7 @@ def test_moderation_soft_deletes_through_the_service(staff_client, api, user_fac
     marker = last_outbox_id()
 
     response = client.post(
-        "/admin/messaging/message/", {"action": "soft_delete_messages", "_selected_action": [spam["id"]]}
+        "/admin/chat/message/", {"action": "soft_delete_messages", "_selected_action": [spam["id"]]}
     )
 
     assert response.status_code == 302
@@ -85,7 +85,7 @@ def test_staff_without_the_delete_permission_has_no_moderation_action(api, user_
     client.force_login(viewer)
     alice, bob = user_factory(), user_factory()
     message = send(api(alice), make_room(alice, [bob]), "x")
-    page = client.get("/admin/messaging/message/")
+    page = client.get("/admin/chat/message/")
     assert page.status_code == 200 and b"soft_delete_messages" not in page.content
-    client.post("/admin/messaging/message/", {"action": "soft_delete_messages", "_selected_action": [message["id"]]})
+    client.post("/admin/chat/message/", {"action": "soft_delete_messages", "_selected_action": [message["id"]]})
     assert not Message.objects.get(id=message["id"]).is_deleted

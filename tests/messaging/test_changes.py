@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
-from messaging.crypto import content_encrypt, encryption_data_unwrap
-from rooms.models import Role
-from rooms.storage.records_messages import MessageRecord
-from streaming.events import encode_event
+from events.builders import encode_event
+from kernel.crypto import content_encrypt, encryption_data_unwrap
+from storage.enums import Role
+from storage.records_messages import MessageRecord
 from tests import storage_probe as probe
 from tests.messaging.conftest import assert_error, last_outbox_id, make_room, outbox_since, post, send, snapshot
 

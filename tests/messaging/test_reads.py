@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from events.builders import encode_event
 from rooms import services as room_services
-from streaming.events import encode_event
 from tests import storage_probe as probe
 from tests.messaging.conftest import assert_error, last_outbox_id, make_room, outbox_since, post, send, snapshot
 

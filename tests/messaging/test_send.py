@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.conf import settings
 from django.db import connection
 
-from streaming.events import encode_event
+from events.builders import encode_event
 from tests import storage_probe as probe
 from tests.messaging.conftest import (
     assert_error,
@@ -35,7 +35,7 @@ SEND_MAX_QUERIES = 10
 SEND_WITH_REPLY_MAX_QUERIES = 18
 
 
-# --- an independent client-side implementation of SPEC.md §6 (not messaging.crypto) -------------
+# --- an independent client-side implementation of SPEC.md §6 (not kernel.crypto) -------------
 
 
 def _aes_cbc(key: bytes, iv: bytes) -> Cipher:
@@ -213,7 +213,7 @@ def test_same_sender_message_id_returns_the_first_message(api, user_factory) -> 
 def test_unique_constraint_decides_when_the_pre_check_misses(api, user_factory, monkeypatch) -> None:
     """The path of a lost race: the look-up saw nothing, the insert hits the constraint, the first
     message is re-read inside a savepoint and the transaction stays usable."""
-    from rooms.storage import get_repository
+    from storage import get_repository
 
     alice, bob = user_factory(), user_factory()
     room = make_room(alice, [bob])

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from events.builders import encode_event
 from rooms import services as room_services
-from streaming.events import encode_event
 from tests.messaging.conftest import assert_error, make_room, post, send
 
 pytestmark = pytest.mark.django_db

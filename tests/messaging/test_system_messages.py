@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from messaging.crypto import content_decrypt, encryption_data_unwrap
+from events.builders import encode_event
+from kernel.crypto import content_decrypt, encryption_data_unwrap
 from messaging.selectors import last_messages_for, unread_counts_for
 from messaging.services import system_message_create
-from rooms.storage import get_repository
-from streaming.events import encode_event
+from storage import get_repository
 from tests import storage_probe as probe
 from tests.messaging.conftest import last_outbox_id, outbox_since
 

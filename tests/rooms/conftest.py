@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from rooms import services
-from rooms.storage.records import OutboxRecord
+from storage.records import OutboxRecord
 from tests import storage_probe as probe
 
 
@@ -56,7 +56,7 @@ def _one_room_key(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     REAL_ROOM_KEYS = True (the tests of CreateRoom's encryption data)."""
     if getattr(request.module, "REAL_ROOM_KEYS", False):
         return
-    from messaging.crypto import encryption_data_generate
+    from kernel.crypto import encryption_data_generate
 
     if not _SHARED_ENCRYPTION_DATA:
         _SHARED_ENCRYPTION_DATA.append(encryption_data_generate())

@@ -8,9 +8,8 @@ import pytest
 from django import forms
 from django.test import Client
 
-from messaging.models import Message
 from rooms import services
-from rooms.models import Participant, Room
+from storage.models import Message, Participant, Room
 from tests.factories import UserFactory
 from tests.rooms.conftest import outbox_types
 
@@ -56,22 +55,22 @@ def test_admin_lists_search_and_filters(staff, user_factory, make_group, make_p2
     make_p2p(owner, member)
 
     pages = [
-        "/admin/rooms/room/",
-        "/admin/rooms/room/?q=Searchable",
-        f"/admin/rooms/room/?q={str(room_id)[:8]}",
-        "/admin/rooms/room/?type__exact=group&deleted=no",
-        f"/admin/rooms/room/{room_id}/change/",
-        "/admin/rooms/participant/",
-        "/admin/rooms/participant/?q=Findable&role__exact=MEMBER&is_muted__exact=0&is_pinned__exact=0&removed=no",
+        "/admin/chat/room/",
+        "/admin/chat/room/?q=Searchable",
+        f"/admin/chat/room/?q={str(room_id)[:8]}",
+        "/admin/chat/room/?type__exact=group&deleted=no",
+        f"/admin/chat/room/{room_id}/change/",
+        "/admin/chat/participant/",
+        "/admin/chat/participant/?q=Findable&role__exact=MEMBER&is_muted__exact=0&is_pinned__exact=0&removed=no",
         f"/admin/auth/user/{member.id}/change/",
         "/admin/auth/user/?q=Findable",
     ]
     for page in pages:
         response = staff.get(page)
         assert response.status_code == 200, page
-    assert b"Searchable room" in staff.get("/admin/rooms/room/?q=Searchable").content
-    assert staff.get("/admin/rooms/room/?q=nothing-like-it").context["cl"].result_count == 0
-    assert staff.get("/admin/rooms/participant/?q=Findable").context["cl"].result_count == 2
+    assert b"Searchable room" in staff.get("/admin/chat/room/?q=Searchable").content
+    assert staff.get("/admin/chat/room/?q=nothing-like-it").context["cl"].result_count == 0
+    assert staff.get("/admin/chat/participant/?q=Findable").context["cl"].result_count == 2
     assert b"Findable Person" in staff.get(f"/admin/auth/user/{member.id}/change/").content
 
 
@@ -79,7 +78,7 @@ def test_admin_lists_search_and_filters(staff, user_factory, make_group, make_p2
 def test_room_change_form_goes_through_the_services(staff, user_factory, make_group) -> None:
     owner, member, leaving, newcomer = (user_factory() for _ in range(4))
     room_id = make_group(owner, member, leaving, name="Before")
-    url = f"/admin/rooms/room/{room_id}/change/"
+    url = f"/admin/chat/room/{room_id}/change/"
     data = _post_data(staff.get(url))
     data.update(
         {
@@ -110,7 +109,7 @@ def test_room_change_form_goes_through_the_services(staff, user_factory, make_gr
 def test_room_form_reports_service_refusals(staff, user_factory, make_p2p) -> None:
     alice, bob = user_factory(), user_factory()
     room_id = make_p2p(alice, bob)
-    url = f"/admin/rooms/room/{room_id}/change/"
+    url = f"/admin/chat/room/{room_id}/change/"
     data = {**_post_data(staff.get(url)), "name": "p2p rooms have no name"}
 
     response = staff.post(url, data, follow=True)
@@ -127,20 +126,20 @@ def test_participant_actions_and_room_delete_action(staff, user_factory, make_gr
     other_row = Participant.objects.get(room_id=room_id, user=other)
 
     staff.post(
-        "/admin/rooms/participant/",
+        "/admin/chat/participant/",
         {"action": "make_admin", "_selected_action": [member_row.pk]},
     )
     assert Participant.objects.get(pk=member_row.pk).role == "ADMIN"
     assert "is_room_updated" in outbox_types(room_id)
 
     staff.post(
-        "/admin/rooms/participant/",
+        "/admin/chat/participant/",
         {"action": "remove_from_room", "_selected_action": [other_row.pk]},
     )
     assert Participant.objects.get(pk=other_row.pk).removed_at is not None
     assert Message.objects.filter(room_id=room_id, event="remove_member").count() == 1
 
-    staff.post("/admin/rooms/room/", {"action": "delete_rooms", "_selected_action": [str(room_id)]})
+    staff.post("/admin/chat/room/", {"action": "delete_rooms", "_selected_action": [str(room_id)]})
     assert Room.objects.get(id=room_id).deleted_at is not None
     assert outbox_types(room_id)[-1] == "room_leave"
 

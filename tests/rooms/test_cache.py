@@ -8,11 +8,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from domain import room_cache
 from messaging.services.reads import messages_mark_read
 from messaging.services.send import SendRequest, message_send
-from rooms import cache as room_cache
 from rooms import services
-from rooms.storage import get_repository
+from storage import get_repository
 
 LIST = "/api/chat/v1/room/list"
 

@@ -15,11 +15,11 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from events.builders import encode_event
 from rooms import services
-from rooms.storage import get_repository
-from rooms.storage.base_rooms import P2PRoomExistsError
-from rooms.storage.records import RoomDraft
-from streaming.events import encode_event
+from storage import get_repository
+from storage.errors import P2PRoomExistsError
+from storage.records import RoomDraft
 from tests import storage_probe as probe
 from tests.factories import UserFactory
 from tests.rooms.conftest import outbox
@@ -33,7 +33,7 @@ def _counts() -> tuple[int, int, int]:
 
 
 def _unwrap_independently(encryption_data: str) -> tuple[bytes, bytes]:
-    """SPEC.md §6 written from the text, with `cryptography` primitives only (not messaging.crypto):
+    """SPEC.md §6 written from the text, with `cryptography` primitives only (not kernel.crypto):
     base64 → hex → AES-256-CBC with the master key/IV → PKCS7 unpad → JSON {"key": hex, "iv": hex}."""
     sealed = binascii.unhexlify(base64.b64decode(encryption_data))
     decryptor = Cipher(algorithms.AES(settings.CHAT_MASTER_KEY), modes.CBC(settings.CHAT_MASTER_IV)).decryptor()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from events.builders import encode_event
 from rooms import services
-from streaming.events import encode_event
 from tests import storage_probe as probe
 from tests.rooms.conftest import outbox, outbox_types
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chatproject.errors import PermissionDenied
-from rooms.permissions import check_member_permission, has_member_permission
-from rooms.storage import get_repository
+from domain.permissions import check_member_permission, has_member_permission
+from kernel.errors import PermissionDenied
+from storage import get_repository
 from tests import storage_probe as probe
 
 # operation → (method, path, payload builder, the member permission that unlocks it for MEMBERs or None)

@@ -10,9 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from events.builders import encode_event
 from messaging.services.send import SendRequest, message_send
 from rooms import services
-from streaming.events import encode_event
 from tests import storage_probe as probe
 
 LIST = "/api/chat/v1/room/list"

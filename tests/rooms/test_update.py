@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streaming.events import encode_event
+from events.builders import encode_event
 from tests import storage_probe as probe
 from tests.rooms.conftest import outbox, outbox_types
 

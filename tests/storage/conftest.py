@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from rooms.storage import ChatRepository, get_repository
-from rooms.storage.records import RoomDraft, RoomRecord
-from rooms.storage.records_messages import MessageRecord, MetaRecord
+from storage import ChatRepository, get_repository
+from storage.records import RoomDraft, RoomRecord
+from storage.records_messages import MessageRecord, MetaRecord
 
 
 @pytest.fixture

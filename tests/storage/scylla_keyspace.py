@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from cassandra.cqlengine import management
 
-from rooms.storage.scylla import cql as c
-from rooms.storage.scylla.models import ALL_TABLES
+from storage.scylla import cql as c
+from storage.scylla.models import ALL_TABLES
 
 # Partitions that several tests share (time buckets of the outbox, the marker partitions): their
 # deletes carry the current time, so that the next test's writes are not shadowed.

@@ -7,9 +7,9 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from rooms.storage import ChatRepository
-from rooms.storage.records import RoomPageQuery
-from rooms.storage.records_messages import MessageCursor, MessageWindow
+from storage import ChatRepository
+from storage.records import RoomPageQuery
+from storage.records_messages import MessageCursor, MessageWindow
 from tests import storage_probe as probe
 from tests.storage.conftest import ago, make_message, make_room
 

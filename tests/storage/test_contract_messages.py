@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from rooms.storage import ChatRepository
-from rooms.storage.records_messages import MentionRecord, MessageCursor, MessageRecord, MessageWindow, MetaRecord
+from storage import ChatRepository
+from storage.records_messages import MentionRecord, MessageCursor, MessageRecord, MessageWindow, MetaRecord
 from tests.storage.conftest import ago, make_message, make_room, month_start
 
 
@@ -84,7 +84,7 @@ def test_sender_message_id_makes_a_send_idempotent(repo: ChatRepository, users: 
 def test_concurrent_sends_of_one_sender_message_id_store_one_message(users: Any) -> None:
     from django.db import connection
 
-    from rooms.storage import get_repository
+    from storage import get_repository
 
     repo = get_repository()
     owner, member = users(2)
@@ -355,7 +355,7 @@ def test_deleted_messages_are_tombstones_in_sync(repo: ChatRepository, users: An
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failed_unit_of_work_frees_the_sender_message_id_it_claimed(users: Any) -> None:
-    from rooms.storage import get_repository
+    from storage import get_repository
 
     repo = get_repository()
     owner, member = users(2)

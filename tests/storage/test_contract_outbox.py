@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from rooms.storage import ChatRepository
-from rooms.storage.records import OutboxRecord
+from storage import ChatRepository
+from storage.records import OutboxRecord
 from tests.storage.conftest import make_room
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from rooms.storage import ChatRepository
-from rooms.storage.base_rooms import P2PRoomExistsError
-from rooms.storage.records import RoomPageQuery
+from storage import ChatRepository
+from storage.errors import P2PRoomExistsError
+from storage.records import RoomPageQuery
 from tests.storage.conftest import ago, make_message, make_room, room_draft
 
 # --- rooms ---------------------------------------------------------------------------------------
@@ -67,7 +67,7 @@ def test_p2p_pair_is_unique_until_the_room_is_deleted(repo: ChatRepository, user
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_p2p_inserts_make_one_room(users: Any) -> None:
-    from rooms.storage import get_repository
+    from storage import get_repository
 
     repo = get_repository()
     a, b = users(2)

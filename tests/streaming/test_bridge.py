@@ -19,10 +19,10 @@ import nats
 import pytest
 from django.conf import settings
 
+from events.subjects import room_subject
 from streaming import nats_client, publisher
 from streaming.bridge import partition_of
 from streaming.embedded import EmbeddedNats, free_port
-from streaming.events import room_subject
 from tests.streaming.conftest import ROOT, subprocess_env
 from tests.streaming.helpers import StreamClient, create_group, make_users, message_text, message_texts, rest, send_text
 

@@ -16,12 +16,13 @@ from django.conf import settings
 from django.utils import timezone
 from nats.js import api
 
-from rooms.storage import get_repository
+from events.builders import room_event
+from events.emit import emit
+from events.proto import chat_pb2
+from storage import get_repository
 from streaming import publisher
 from streaming.envelope import decode_envelope
-from streaming.events import emit, room_event
 from streaming.jetstream import STREAM_NAME, connect, ensure_stream
-from streaming.proto import chat_pb2
 from streaming.relay import Relay, prune_outbox, relay_once
 from tests import storage_probe as probe
 

@@ -237,16 +237,17 @@ def test_deliver_sends_a_row_only_once_when_two_workers_race() -> None:
 
 
 def test_the_outbox_admin_lists_events_and_schedules_a_retry(admin_client, settings) -> None:
-    from rooms.storage import get_repository
-    from streaming.events import emit, room_event
-    from streaming.models import OutboxEvent
+    from events.builders import room_event
+    from events.emit import emit
+    from storage import get_repository
+    from storage.models import OutboxEvent
 
     settings.CHAT_PUBLISH_ON_COMMIT = False
     record = room_event("is_room_updated", True, room_id=uuid.uuid4(), actor_user_id=1)
     with get_repository().atomic():
         emit([record])
-    assert admin_client.get("/admin/streaming/outboxevent/").status_code == 200
+    assert admin_client.get("/admin/chat/outboxevent/").status_code == 200
     row = OutboxEvent.objects.get(event_id=record.event_id)
-    admin_client.post("/admin/streaming/outboxevent/", {"action": "retry_now", "_selected_action": [row.pk]})
+    admin_client.post("/admin/chat/outboxevent/", {"action": "retry_now", "_selected_action": [row.pk]})
     row.refresh_from_db()
     assert row.next_attempt_at is not None and row.last_error == "retry requested by staff"

@@ -213,7 +213,7 @@ async def test_a_replay_does_not_show_a_room_from_before_the_user_joined_it(brid
 
 def test_replay_frames_keep_proto_field_names() -> None:
     item = StreamItem("CHAT_EVENTS.r", 5, 4, "1", {"event_id": "e", "room_id": "r", "delete_message": "m"})
-    from streaming.services import frame_of
+    from streaming.rules import frame_of
 
     assert json.loads(json.dumps(frame_of(item))) == {
         "event_id": "e",

@@ -5,16 +5,16 @@ from __future__ import annotations
 import time
 
 from streaming.envelope import StreamItem, route
-from streaming.services import (
+from streaming.rules import (
     Action,
     StreamCursor,
-    TypingLimiter,
     Verdict,
     event_action,
     joins_streaming,
     leaves_streaming,
     replay_visible,
 )
+from streaming.typing_indicator import TypingLimiter
 
 ROOM = "r1"
 SUBJECT = f"CHAT_EVENTS.{ROOM}"

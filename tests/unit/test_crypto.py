@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.conf import settings
 
-from chatproject.errors import InvalidCiphertext
-from messaging import crypto
+from kernel import crypto
+from kernel.errors import InvalidCiphertext
 
 
 def _independent_unwrap(encryption_data: str) -> tuple[bytes, bytes]:

@@ -6,8 +6,8 @@ import pytest
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
 
-from chatproject.errors import NotFound, PermissionDenied
-from chatproject.exceptions import exception_handler
+from kernel.errors import NotFound, PermissionDenied
+from kernel.exceptions import exception_handler
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatproject.web.presenters import body_text, message_view, preview_of, reaction_summary, room_view
+from web.presenters import body_text, message_view, preview_of, reaction_summary, room_view
 
 
 def _message(**fields: object) -> dict[str, object]:

@@ -12,8 +12,14 @@ import asyncio
 import logging
 from typing import Any
 
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.routing import get_default_application
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+
+from streaming.embedded import EmbeddedNats, EmbeddedNatsError
+from streaming.publisher import stop_publisher
+from streaming.workers import InProcessWorkers
 
 logger = logging.getLogger("streaming.runchat")
 
@@ -28,14 +34,12 @@ class Command(BaseCommand):
         parser.add_argument("--no-workers", dest="workers", action="store_false")
 
     def handle(self, *args: Any, host: str, port: int, workers: bool | None, **options: Any) -> None:
-        # daphne.server installs Twisted's asyncio reactor: import it before anything imports Twisted.
-        from channels.layers import InMemoryChannelLayer, get_channel_layer
+        # Local on purpose: daphne.server installs Twisted's asyncio reactor when imported, and must be
+        # imported before anything imports Twisted's default reactor (not when Django lists commands).
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
         from twisted.internet import defer
         from twisted.internet import reactor as twisted_reactor
-
-        from streaming.embedded import EmbeddedNats, EmbeddedNatsError
 
         reactor: Any = twisted_reactor  # the module is typed as an interface
         embedded: EmbeddedNats | None = None
@@ -50,9 +54,7 @@ class Command(BaseCommand):
         if workers is None:
             workers = embedded is not None or isinstance(get_channel_layer(), InMemoryChannelLayer)
 
-        from chatproject.asgi import application
-        from streaming.workers import InProcessWorkers
-
+        application = get_default_application()  # settings.ASGI_APPLICATION
         in_process = InProcessWorkers() if workers else None
         failed: list[BaseException] = []
 
@@ -92,8 +94,6 @@ class Command(BaseCommand):
         try:
             server.run()
         finally:
-            from streaming.publisher import stop_publisher
-
             stop_publisher()
             if embedded is not None:
                 embedded.stop()

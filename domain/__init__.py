@@ -1,0 +1,1 @@
+"""The domain rules shared by the apps: room permissions, access checks, the room cache."""

@@ -1,0 +1,1 @@
+"""Events: builders, subjects, the protobuf wire schema, emit() and its after-commit listeners."""

@@ -1,0 +1,1 @@
+"""The shared kernel: errors, API helpers, paging, time, crypto. Imports nothing of the apps."""

@@ -1,0 +1,61 @@
+"""One DRF exception handler: every error leaves the API as `{"code", "message", "details"}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from kernel.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "details": details if details is not None else {}}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Renders application errors, DRF errors and unexpected errors in one shape."""
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+
+    if isinstance(exc, drf.APIException):
+        set_rollback()
+        headers: dict[str, str] = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+        if isinstance(exc, drf.ValidationError):
+            return Response(
+                error_body("invalid_request_data", "Invalid request data.", exc.detail),
+                status=exc.status_code,
+                headers=headers,
+            )
+        if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
+            code = "invalid_token"
+        elif isinstance(exc, drf.PermissionDenied):
+            code = "permission_denied"
+        elif isinstance(exc, drf.NotFound):
+            code = "not_found"
+        elif isinstance(exc, drf.ParseError):
+            code = "invalid_request_data"
+        else:
+            code = str(exc.default_code)
+        return Response(error_body(code, str(exc.detail)), status=exc.status_code, headers=headers)
+
+    view = context.get("view")
+    logger.exception("unexpected error in %s", type(view).__name__ if view else "api", exc_info=exc)
+    set_rollback()
+    return Response(error_body("internal_server_error", "Internal server error."), status=500)

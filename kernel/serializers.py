@@ -1,0 +1,51 @@
+"""Serializer pieces shared by the API of every app: user ids, `{success}`, the paging `meta` block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from rest_framework import serializers
+
+
+class UserIdField(serializers.Field):
+    """A user id: accepted as an integer or a numeric string, emitted as a string."""
+
+    default_error_messages = {"invalid": "A user id must be a positive integer or a numeric string."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        try:
+            value = int(str(data).strip())
+        except (TypeError, ValueError):
+            self.fail("invalid")
+        if value < 1:
+            self.fail("invalid")
+        return value
+
+    def to_representation(self, value: Any) -> str:
+        return str(value)
+
+
+class UserIdFieldExtension(OpenApiSerializerFieldExtension):
+    """OpenAPI: a user id is a string in answers, an integer or a numeric string in requests."""
+
+    target_class = "kernel.serializers.UserIdField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        if direction == "request":
+            return {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[0-9]+$"}]}
+        return {"type": "string", "example": "42"}
+
+
+class SuccessSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+
+
+class PageMetaSerializer(serializers.Serializer):
+    total_items = serializers.IntegerField()
+    item_count = serializers.IntegerField()
+    items_per_page = serializers.IntegerField()
+    total_pages = serializers.IntegerField()
+    current_page = serializers.IntegerField()

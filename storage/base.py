@@ -1,0 +1,55 @@
+"""The storage repository interface. Services talk to storage only through it.
+
+It is composed of three parts, each in its own module: rooms and participants (`base_rooms`),
+messages, meta, reactions and mentions (`base_messages`), and the event outbox (here). A back end
+implements all three; `storage.get_repository()` returns the one `CHAT_STORAGE` names.
+"""
+
+from __future__ import annotations
+
+import abc
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+
+from storage.base_messages import MessageStore
+from storage.base_rooms import RoomStore
+from storage.records import OutboxRecord
+
+
+class OutboxStore(abc.ABC):
+    @abc.abstractmethod
+    def outbox_add(self, events: Sequence[OutboxRecord]) -> None:
+        """Stores events in the current unit of work (`atomic()`): they exist iff its writes do."""
+
+    @abc.abstractmethod
+    def outbox_pending(self, *, limit: int, now: datetime) -> list[OutboxRecord]:
+        """Unpublished events due for a (re)try, oldest first."""
+
+    @abc.abstractmethod
+    def outbox_get(self, event_ids: Sequence[uuid.UUID]) -> list[OutboxRecord]:
+        """The events with these ids, in creation order."""
+
+    @abc.abstractmethod
+    def outbox_mark_published(self, event_ids: Sequence[uuid.UUID], *, at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def outbox_mark_failed(self, event_ids: Sequence[uuid.UUID], *, error: str, retry_at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def outbox_prune(self, *, published_before: datetime) -> int:
+        """Deletes published events older than the retention period; returns how many."""
+
+
+class ChatRepository(RoomStore, MessageStore, OutboxStore, abc.ABC):
+    """All chat storage. `atomic()` makes a unit of work: every write inside commits or none does."""
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def atomic(self) -> AbstractContextManager[None]: ...
+
+    @abc.abstractmethod
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Runs `callback` after the current unit of work commits (at once outside one)."""

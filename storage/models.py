@@ -1,0 +1,190 @@
+"""The Django database's chat tables: the `postgres` back end's rooms, messages and outbox, and the
+users' chat profiles (users live in the Django database on every back end).
+
+The tables keep the names they had under the apps that first owned them (`db_table`).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from storage.enums import MessageStatus, MessageType, Role, RoomType
+
+
+class Profile(models.Model):
+    """What the chat shows of a user: display name, phone, avatar."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_profile")
+    display_name = models.CharField(max_length=150, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    avatar_url = models.URLField(max_length=500, blank=True)
+
+    class Meta:
+        db_table = "rooms_profile"
+
+    def __str__(self) -> str:
+        return self.display_name or str(self.user)
+
+
+class Room(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=16, choices=RoomType.choices, db_index=True)
+    name = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    photo_url = models.URLField(max_length=500, blank=True)
+    encryption_data = models.TextField(editable=False)
+    join_all_user = models.BooleanField(default=False)
+    # Permissions of MEMBERs (OWNER and ADMIN always have them).
+    send_message = models.BooleanField(default=True)
+    add_member = models.BooleanField(default=False)
+    edit_group = models.BooleanField(default=False)
+    # p2p rooms only: "<low user id>:<high user id>", unique, so two concurrent creates make one room.
+    p2p_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_message_id = models.UUIDField(null=True, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "rooms_room"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.type} {self.id}"
+
+
+class Participant(models.Model):
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="participants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_participations")
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
+    is_muted = models.BooleanField(default=False)
+    is_pinned = models.BooleanField(default=False)
+    is_partner_blocked = models.BooleanField(default=False)
+    joined_at = models.DateTimeField()
+    removed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "rooms_participant"
+        constraints = [models.UniqueConstraint(fields=["room", "user"], name="participant_unique_room_user")]
+        indexes = [models.Index(fields=["user", "removed_at"], name="participant_user_active")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.room_id} ({self.role})"
+
+
+class Message(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="chat_messages"
+    )
+    sender_message_id = models.CharField(max_length=128, blank=True, default="")
+    type = models.CharField(max_length=16, choices=MessageType.choices, default=MessageType.USER)
+    event = models.CharField(max_length=32, blank=True, default="")
+    # `content` is the ciphertext of SPEC.md §6; `text` the decrypted text (push, search, admin).
+    content = models.TextField(blank=True, default="")
+    text = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=10, choices=MessageStatus.choices, default=MessageStatus.SENT)
+    reply_to = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    forwarded_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    lifetime = models.IntegerField(default=0)
+    origin = models.CharField(max_length=64, blank=True, default="")
+    location_name = models.CharField(max_length=255, blank=True, default="")
+    location_latitude = models.FloatField(null=True, blank=True)
+    location_longitude = models.FloatField(null=True, blank=True)
+    contact_id = models.CharField(max_length=64, blank=True, default="")
+    contact_name = models.CharField(max_length=255, blank=True, default="")
+    contact_phone = models.CharField(max_length=32, blank=True, default="")
+    file = models.CharField(max_length=1000, blank=True, default="")
+    audio_transcription = models.TextField(blank=True, default="")
+    edited = models.BooleanField(default=False)
+    is_deleted = models.BooleanField(default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "messaging_message"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender", "sender_message_id"],
+                condition=~models.Q(sender_message_id=""),
+                name="message_unique_sender_message_id",
+            )
+        ]
+        indexes = [models.Index(fields=["room", "-created_at"], name="message_room_created")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class MessageMeta(models.Model):
+    """Per-participant state of a message: read time, deleted for this user, sender blocked."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="meta")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    read_at = models.DateTimeField(null=True, blank=True)
+    is_deleted = models.BooleanField(default=False)
+    is_sender_blocked = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "messaging_messagemeta"
+        constraints = [models.UniqueConstraint(fields=["message", "user"], name="meta_unique_message_user")]
+        indexes = [models.Index(fields=["user", "room", "read_at"], name="meta_user_room_read")]
+
+
+class Reaction(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    reaction = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "messaging_reaction"
+        constraints = [models.UniqueConstraint(fields=["message", "user"], name="reaction_unique_message_user")]
+
+
+class Mention(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="mentions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    tag = models.CharField(max_length=150)
+
+    class Meta:
+        db_table = "messaging_mention"
+
+
+class OutboxEvent(models.Model):
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The JetStream subject: CHAT_EVENTS.<room_id> or CHAT_DIRECT_EVENTS.<user_id>.
+    subject = models.CharField(max_length=200)
+    # Which member of the MessageEvent `oneof` this is (message, room_join, ...).
+    event_type = models.CharField(max_length=32, db_index=True)
+    room_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    # The user who caused the event (the envelope's user_id).
+    actor_user_id = models.CharField(max_length=64, blank=True, default="")
+    # The MessageEvent as a dict with proto field names; encoded to protobuf when published.
+    data = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "streaming_outboxevent"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["published_at", "id"], name="outbox_unpublished")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.subject}"

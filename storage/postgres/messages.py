@@ -1,0 +1,320 @@
+"""`postgres` back end, part 2: messages, meta, reactions, mentions."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import IntegrityError, connections, router
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.constants import OnConflict
+from django.db.models.functions import RowNumber
+from django.db.models.sql import InsertQuery
+
+from storage.models import Mention, Message, MessageMeta, Participant, Reaction, Room
+from storage.postgres.rooms import record_from
+from storage.records_messages import (
+    MentionRecord,
+    MessageRecord,
+    MessageWindow,
+    MetaRecord,
+    ReactionRecord,
+    SyncRooms,
+)
+
+
+def message_record(row: Message) -> MessageRecord:
+    return record_from(MessageRecord, row)
+
+
+def meta_record(row: MessageMeta) -> MetaRecord:
+    return record_from(MetaRecord, row)
+
+
+def reaction_record(row: Reaction) -> ReactionRecord:
+    return record_from(ReactionRecord, row)
+
+
+def _hidden_for(viewer_id: int) -> Exists:
+    """True for a message hidden from the viewer by their meta row: sender-blocked, or deleted for them
+    while the message itself is not deleted (a deleted message stays visible as a tombstone where
+    deleted messages are wanted at all)."""
+    return Exists(
+        MessageMeta.objects.filter(message_id=OuterRef("pk"), user_id=viewer_id).filter(
+            Q(is_sender_blocked=True) | Q(is_deleted=True, message__is_deleted=False)
+        )
+    )
+
+
+def _has_meta_for(viewer_id: int) -> Exists:
+    """True for a message that was sent to the viewer (they have a meta row of it)."""
+    return Exists(MessageMeta.objects.filter(message_id=OuterRef("pk"), user_id=viewer_id))
+
+
+def _window_queryset(window: MessageWindow) -> QuerySet[Message]:
+    qs = Message.objects.filter(room_id=window.room_id, is_deleted=False).filter(~_hidden_for(window.viewer_id))
+    if window.visible_from is not None:
+        qs = qs.filter(Q(created_at__gte=window.visible_from) | _has_meta_for(window.viewer_id))
+    if window.before is not None:
+        c = window.before
+        qs = qs.filter(Q(created_at__lt=c.created_at) | Q(created_at=c.created_at, id__lt=c.id))
+    if window.after is not None:
+        c = window.after
+        qs = qs.filter(Q(created_at__gt=c.created_at) | Q(created_at=c.created_at, id__gt=c.id))
+    if window.before_date is not None:
+        qs = qs.filter(created_at__lt=window.before_date)
+    if window.after_date is not None:
+        qs = qs.filter(created_at__gt=window.after_date)
+    return qs
+
+
+def _insert_unless_conflict(row: Message) -> bool:
+    """INSERTs the message with ON CONFLICT DO NOTHING (one statement, no savepoint); False if a unique
+    constraint (the sender's sender_message_id) already holds another row."""
+    query = InsertQuery(Message, on_conflict=OnConflict.IGNORE)
+    query.insert_values(Message._meta.local_concrete_fields, [row])
+    using = router.db_for_write(Message)
+    with connections[using].cursor() as cursor:
+        for sql, params in query.get_compiler(using=using).as_sql():
+            cursor.execute(sql, params)
+        return cursor.rowcount == 1
+
+
+class PostgresMessagesMixin:
+    # --- writes ----------------------------------------------------------------------------------
+
+    def message_create(
+        self,
+        message: MessageRecord,
+        *,
+        metas: Sequence[MetaRecord] = (),
+        mentions: Sequence[MentionRecord] = (),
+    ) -> tuple[MessageRecord, bool]:
+        row = Message(**{f.name: getattr(message, f.name) for f in dataclasses.fields(message)})
+        if message.sender_message_id and message.sender_id is not None:
+            # The unique constraint decides between concurrent sends of one sender_message_id: the
+            # loser's INSERT ... ON CONFLICT DO NOTHING waits for the winner's commit, inserts nothing,
+            # and reads the winner's message. No savepoint: the transaction stays usable either way.
+            if not _insert_unless_conflict(row):
+                existing = self.message_get_by_sender_message_id(message.sender_id, message.sender_message_id)
+                if existing is None:
+                    raise IntegrityError(f"message {message.id} conflicts with a stored row")
+                return existing, False
+        else:
+            row.save(force_insert=True)
+        if metas:
+            MessageMeta.objects.bulk_create(
+                [
+                    MessageMeta(
+                        message_id=m.message_id,
+                        room_id=m.room_id,
+                        user_id=m.user_id,
+                        read_at=m.read_at,
+                        is_deleted=m.is_deleted,
+                        is_sender_blocked=m.is_sender_blocked,
+                    )
+                    for m in metas
+                ]
+            )
+        if mentions:
+            Mention.objects.bulk_create(
+                [Mention(message_id=m.message_id, user_id=m.user_id, tag=m.tag) for m in mentions]
+            )
+        return message, True
+
+    def message_edit(self, message_id: uuid.UUID, *, content: str, text: str, at: datetime) -> MessageRecord | None:
+        updated = Message.objects.filter(id=message_id).update(content=content, text=text, edited=True, updated_at=at)
+        return self.message_get(message_id) if updated else None
+
+    def message_touch(self, message_id: uuid.UUID, *, at: datetime) -> None:
+        Message.objects.filter(id=message_id).update(updated_at=at)
+
+    def messages_soft_delete(self, message_ids: Sequence[uuid.UUID], *, at: datetime) -> None:
+        ids = list(message_ids)
+        Message.objects.filter(id__in=ids).update(is_deleted=True, deleted_at=at, updated_at=at)
+        MessageMeta.objects.filter(message_id__in=ids, is_deleted=False).update(is_deleted=True)
+
+    def room_last_message_replace(
+        self, room_id: uuid.UUID, *, message_id: uuid.UUID | None, at: datetime | None
+    ) -> None:
+        Room.objects.filter(id=room_id).update(last_message_id=message_id, last_message_at=at)
+
+    def reaction_set(self, message_id: uuid.UUID, user_id: int, reaction: str, *, at: datetime) -> None:
+        Reaction.objects.bulk_create(
+            [Reaction(message_id=message_id, user_id=user_id, reaction=reaction, created_at=at, updated_at=at)],
+            update_conflicts=True,
+            unique_fields=["message", "user"],
+            update_fields=["reaction", "updated_at"],
+        )
+
+    def reaction_delete(self, message_id: uuid.UUID, user_id: int) -> bool:
+        deleted, _ = Reaction.objects.filter(message_id=message_id, user_id=user_id).delete()
+        return bool(deleted)
+
+    def meta_mark_read(self, *, room_id: uuid.UUID, user_id: int, up_to: datetime, at: datetime) -> int:
+        return MessageMeta.objects.filter(
+            room_id=room_id,
+            user_id=user_id,
+            read_at__isnull=True,
+            is_deleted=False,
+            is_sender_blocked=False,
+            message__created_at__lte=up_to,
+        ).update(read_at=at)
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def message_get(self, message_id: uuid.UUID) -> MessageRecord | None:
+        row = Message.objects.filter(id=message_id).first()
+        return message_record(row) if row else None
+
+    def messages_get_many(self, message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, MessageRecord]:
+        ids = list(set(message_ids))
+        if not ids:
+            return {}
+        return {row.id: message_record(row) for row in Message.objects.filter(id__in=ids)}
+
+    def message_get_by_sender_message_id(self, sender_id: int, sender_message_id: str) -> MessageRecord | None:
+        if not sender_message_id:
+            return None
+        row = Message.objects.filter(sender_id=sender_id, sender_message_id=sender_message_id).first()
+        return message_record(row) if row else None
+
+    def messages_page(
+        self, window: MessageWindow, *, limit: int, offset: int = 0, oldest_first: bool = False
+    ) -> list[MessageRecord]:
+        order = ("created_at", "id") if oldest_first else ("-created_at", "-id")
+        rows = _window_queryset(window).order_by(*order)[offset : offset + limit]
+        return [message_record(r) for r in rows]
+
+    def messages_count(self, window: MessageWindow) -> int:
+        return _window_queryset(window).count()
+
+    def messages_since(
+        self, *, room_ids: Sequence[uuid.UUID], viewer_id: int, since: datetime, per_room: int
+    ) -> dict[uuid.UUID, list[MessageRecord]]:
+        ids = list(room_ids)
+        if not ids or per_room < 1:
+            return {}
+        joined_before = Exists(
+            Participant.objects.filter(
+                room_id=OuterRef("room_id"), user_id=viewer_id, joined_at__lte=OuterRef("created_at")
+            )
+        )
+        rows = (
+            Message.objects.filter(room_id__in=ids, updated_at__gte=since)
+            .filter(~_hidden_for(viewer_id))
+            .filter(joined_before | _has_meta_for(viewer_id))
+            .annotate(
+                rank=Window(RowNumber(), partition_by=[F("room_id")], order_by=[F("created_at").desc(), F("id").desc()])
+            )
+            .filter(rank__lte=per_room)
+            .order_by("room_id", "-created_at", "-id")
+        )
+        result: dict[uuid.UUID, list[MessageRecord]] = defaultdict(list)
+        for row in rows:
+            result[row.room_id].append(message_record(row))
+        return dict(result)
+
+    def last_messages(self, room_ids: Sequence[uuid.UUID], *, viewer_id: int | None) -> dict[uuid.UUID, MessageRecord]:
+        ids = list(set(room_ids))
+        if not ids:
+            return {}
+        candidates = Message.objects.filter(room_id=OuterRef("pk"), is_deleted=False)
+        if viewer_id is not None:
+            candidates = candidates.filter(~_hidden_for(viewer_id))
+        newest_visible = candidates.order_by("-created_at", "-id").values("id")[:1]
+        last_ids = Room.objects.filter(id__in=ids).annotate(last_id=Subquery(newest_visible)).values("last_id")
+        return {row.room_id: message_record(row) for row in Message.objects.filter(id__in=last_ids)}
+
+    def unread_counts(self, *, user_id: int, room_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        ids = list(set(room_ids))
+        counts: dict[uuid.UUID, int] = dict.fromkeys(ids, 0)
+        if not ids:
+            return counts
+        rows = (
+            MessageMeta.objects.filter(
+                user_id=user_id, room_id__in=ids, read_at__isnull=True, is_deleted=False, is_sender_blocked=False
+            )
+            .values("room_id")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for row in rows:
+            counts[row["room_id"]] = row["n"]
+        return counts
+
+    def metas_for_user(self, message_ids: Sequence[uuid.UUID], user_id: int) -> dict[uuid.UUID, MetaRecord]:
+        ids = list(set(message_ids))
+        if not ids:
+            return {}
+        return {
+            row.message_id: meta_record(row) for row in MessageMeta.objects.filter(message_id__in=ids, user_id=user_id)
+        }
+
+    def messages_read_by_others(self, message_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        ids = list(set(message_ids))
+        if not ids:
+            return set()
+        rows = (
+            MessageMeta.objects.filter(message_id__in=ids, read_at__isnull=False)
+            .exclude(user_id=F("message__sender_id"))
+            .values_list("message_id", flat=True)
+            .distinct()
+        )
+        return set(rows)
+
+    def message_readers(
+        self, message_id: uuid.UUID, *, exclude_user_id: int | None, limit: int, offset: int
+    ) -> tuple[list[MetaRecord], int]:
+        qs = MessageMeta.objects.filter(message_id=message_id, read_at__isnull=False)
+        if exclude_user_id is not None:
+            qs = qs.exclude(user_id=exclude_user_id)
+        total = qs.count()
+        rows = qs.order_by("read_at", "user_id")[offset : offset + limit]
+        return [meta_record(r) for r in rows], total
+
+    def reactions_for(self, message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[ReactionRecord]]:
+        ids = list(set(message_ids))
+        result: dict[uuid.UUID, list[ReactionRecord]] = defaultdict(list)
+        if ids:
+            for row in Reaction.objects.filter(message_id__in=ids).order_by("created_at", "id"):
+                result[row.message_id].append(reaction_record(row))
+        return dict(result)
+
+    def reactions_page(self, message_id: uuid.UUID, *, limit: int, offset: int) -> tuple[list[ReactionRecord], int]:
+        qs = Reaction.objects.filter(message_id=message_id)
+        total = qs.count()
+        rows = qs.order_by("created_at", "id")[offset : offset + limit]
+        return [reaction_record(r) for r in rows], total
+
+    def mentions_for(self, message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[MentionRecord]]:
+        ids = list(set(message_ids))
+        result: dict[uuid.UUID, list[MentionRecord]] = defaultdict(list)
+        if ids:
+            for row in Mention.objects.filter(message_id__in=ids).order_by("id"):
+                result[row.message_id].append(
+                    MentionRecord(message_id=row.message_id, user_id=row.user_id, tag=row.tag)
+                )
+        return dict(result)
+
+    def sync_rooms(self, *, user_id: int, since: datetime) -> SyncRooms:
+        changed = (
+            Participant.objects.filter(user_id=user_id, removed_at__isnull=True, room__deleted_at__isnull=True)
+            .filter(
+                Q(room__updated_at__gte=since)
+                | Q(room__last_message_at__gte=since)
+                | Q(updated_at__gte=since)
+                | Q(joined_at__gte=since)
+            )
+            .order_by("-room__last_message_at", "-room__created_at")
+            .values_list("room_id", flat=True)
+        )
+        gone = (
+            Participant.objects.filter(user_id=user_id)
+            .filter(Q(removed_at__gte=since) | Q(room__deleted_at__gte=since))
+            .values_list("room_id", flat=True)
+        )
+        return SyncRooms(changed_room_ids=list(changed), gone_room_ids=list(gone))

@@ -1,0 +1,84 @@
+"""The `postgres` back end: the Django ORM (PostgreSQL; SQLite for the embedded default)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F, Q
+
+from storage.base import ChatRepository
+from storage.models import OutboxEvent
+from storage.postgres.messages import PostgresMessagesMixin
+from storage.postgres.rooms import PostgresRoomsMixin
+from storage.records import OutboxRecord
+
+
+def _outbox_record(row: OutboxEvent) -> OutboxRecord:
+    return OutboxRecord(
+        id=row.id,
+        event_id=row.event_id,
+        subject=row.subject,
+        event_type=row.event_type,
+        room_id=row.room_id,
+        actor_user_id=row.actor_user_id,
+        data=row.data,
+        created_at=row.created_at,
+        published_at=row.published_at,
+        attempts=row.attempts,
+    )
+
+
+class PostgresRepository(PostgresRoomsMixin, PostgresMessagesMixin, ChatRepository):
+    name = "postgres"
+
+    def atomic(self) -> AbstractContextManager[None]:
+        return transaction.atomic()
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        transaction.on_commit(callback)
+
+    # --- outbox ---------------------------------------------------------------------------------
+
+    def outbox_add(self, events: Sequence[OutboxRecord]) -> None:
+        OutboxEvent.objects.bulk_create(
+            [
+                OutboxEvent(
+                    event_id=e.event_id,
+                    subject=e.subject,
+                    event_type=e.event_type,
+                    room_id=e.room_id,
+                    actor_user_id=e.actor_user_id,
+                    data=e.data,
+                )
+                for e in events
+            ]
+        )
+
+    def outbox_pending(self, *, limit: int, now: datetime) -> list[OutboxRecord]:
+        rows = (
+            OutboxEvent.objects.filter(published_at__isnull=True)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .order_by("id")[:limit]
+        )
+        return [_outbox_record(r) for r in rows]
+
+    def outbox_get(self, event_ids: Sequence[uuid.UUID]) -> list[OutboxRecord]:
+        return [_outbox_record(r) for r in OutboxEvent.objects.filter(event_id__in=list(event_ids)).order_by("id")]
+
+    def outbox_mark_published(self, event_ids: Sequence[uuid.UUID], *, at: datetime) -> None:
+        OutboxEvent.objects.filter(event_id__in=list(event_ids), published_at__isnull=True).update(
+            published_at=at, attempts=F("attempts") + 1, last_error=""
+        )
+
+    def outbox_mark_failed(self, event_ids: Sequence[uuid.UUID], *, error: str, retry_at: datetime) -> None:
+        OutboxEvent.objects.filter(event_id__in=list(event_ids), published_at__isnull=True).update(
+            attempts=F("attempts") + 1, last_error=error[:2000], next_attempt_at=retry_at
+        )
+
+    def outbox_prune(self, *, published_before: datetime) -> int:
+        deleted, _ = OutboxEvent.objects.filter(published_at__lt=published_before).delete()
+        return deleted

@@ -1,0 +1,201 @@
+"""`scylla` back end, part 3: the event outbox (OutboxStore).
+
+- outbox_events (by event id): the event and its publication state. Written by `outbox_add` in the
+  unit of work's logged batch, together with the rows that caused the event.
+- outbox_pending ((minute of creation), timeuuid): the events not published yet, oldest first; the
+  row is deleted when the event is published. outbox_pending_buckets lists the minutes that may
+  still hold such rows, so the relay reads only those and drops a past minute once it is empty.
+- outbox_published ((hour of publication), event id) + outbox_published_buckets: what pruning deletes,
+  hour by hour, without scanning the events.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from storage.records import OutboxRecord
+from storage.scylla import cql as c
+from storage.scylla.cql import (
+    at_us,
+    cql,
+    delete,
+    from_us,
+    insert,
+    timeuuid_for,
+    timeuuid_order,
+    to_us,
+    update,
+    write,
+)
+
+MINUTE_US = 60_000_000
+HOUR_US = 3_600_000_000
+SHARD = 0  # one marker partition: a few thousand rows a day at most
+# A pending minute is forgotten once empty and this far in the past (no unit of work still writes it).
+PENDING_BUCKET_GRACE = 2
+
+SELECT_EVENTS = "SELECT * FROM {outbox_events} WHERE event_id IN ?"
+SELECT_PENDING_BUCKETS = "SELECT bucket FROM {outbox_pending_buckets} WHERE shard = ?"
+SELECT_PENDING = "SELECT * FROM {outbox_pending} WHERE bucket = ?"
+SELECT_PUBLISHED_BUCKETS = "SELECT bucket FROM {outbox_published_buckets} WHERE shard = ? AND bucket <= ?"
+SELECT_PUBLISHED = "SELECT * FROM {outbox_published} WHERE bucket = ?"
+
+
+def outbox_record(row: dict[str, Any]) -> OutboxRecord:
+    return OutboxRecord(
+        event_id=row["event_id"],
+        subject=row["subject"] or "",
+        event_type=row["event_type"] or "",
+        room_id=row["room_id"] or "",
+        actor_user_id=row["actor_user_id"] or "",
+        data=json.loads(row["data"] or "{}"),
+        created_at=from_us(row["created_at"]),
+        published_at=from_us(row["published_at"]),
+        attempts=row["attempts"] or 0,
+    )
+
+
+def complete_events(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The whole event rows, in creation order. A row without `event_tid` is no event: it is what an
+    UPDATE (marking a row published or failed) leaves when it lands after a DELETE of the row (a prune,
+    or a test's clean-up), since a Cassandra UPDATE is an upsert."""
+    return sorted((r for r in rows if r["event_tid"] is not None), key=lambda r: timeuuid_order(r["event_tid"]))
+
+
+class ScyllaOutboxMixin:
+    def outbox_add(self, events: Sequence[OutboxRecord]) -> None:
+        writes: list[c.Write] = []
+        buckets: set[int] = set()
+        for event in events:
+            created = c.monotonic_now_us()  # strictly increasing: the emit order is the publish order
+            tid = timeuuid_for(created, event.event_id)
+            bucket = created // MINUTE_US
+            buckets.add(bucket)
+            writes += [
+                insert(
+                    "outbox_events",
+                    {
+                        "event_id": event.event_id,
+                        "event_tid": tid,
+                        "bucket": bucket,
+                        "subject": event.subject,
+                        "event_type": event.event_type,
+                        "room_id": event.room_id,
+                        "actor_user_id": event.actor_user_id,
+                        "data": json.dumps(event.data),
+                        "created_at": created,
+                        "attempts": 0,
+                    },
+                ),
+                insert("outbox_pending", {"bucket": bucket, "event_tid": tid, "event_id": event.event_id}),
+            ]
+        writes += [insert("outbox_pending_buckets", {"shard": SHARD, "bucket": b}) for b in sorted(buckets)]
+        write(*writes)
+
+    def _events(self, event_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+        return complete_events(cql.rows_in(SELECT_EVENTS, list(event_ids)))
+
+    def outbox_pending(self, *, limit: int, now: datetime) -> list[OutboxRecord]:
+        if limit <= 0:
+            return []
+        now_us = to_us(now)
+        current = c.monotonic_now_us() // MINUTE_US
+        due: list[uuid.UUID] = []
+        stale: list[c.Write] = []
+        for marker in cql.rows(SELECT_PENDING_BUCKETS, (SHARD,)):
+            bucket = marker["bucket"]
+            seen = False
+            for row in cql.iter_rows(SELECT_PENDING, (bucket,), fetch_size=max(limit, 100)):
+                seen = True
+                if row["event_id"] is None:  # an UPDATE that landed after the row's DELETE: no event
+                    stale.append(delete("outbox_pending", {"bucket": bucket, "event_tid": row["event_tid"]}))
+                    continue
+                if row["next_attempt_at"] is None or row["next_attempt_at"] <= now_us:
+                    due.append(row["event_id"])
+                    if len(due) >= limit:
+                        break
+            if not seen and bucket < current - PENDING_BUCKET_GRACE:
+                stale.append(delete("outbox_pending_buckets", {"shard": SHARD, "bucket": bucket}))
+            if len(due) >= limit:
+                break
+        if stale:
+            cql.execute_writes(stale)
+        if not due:
+            return []
+        records = []
+        for row in self._events(due):
+            if row["published_at"] is not None:  # published meanwhile: its pending row was re-created
+                cql.execute_writes([delete("outbox_pending", {"bucket": row["bucket"], "event_tid": row["event_tid"]})])
+                continue
+            records.append(outbox_record(row))
+        return records
+
+    def outbox_get(self, event_ids: Sequence[uuid.UUID]) -> list[OutboxRecord]:
+        return [outbox_record(row) for row in self._events(event_ids)]
+
+    def outbox_mark_published(self, event_ids: Sequence[uuid.UUID], *, at: datetime) -> None:
+        moment = to_us(at)
+        bucket = moment // HOUR_US
+        writes: list[c.Write] = []
+        for row in self._events(event_ids):
+            if row["published_at"] is not None:
+                continue
+            writes += [
+                update(
+                    "outbox_events",
+                    {"event_id": row["event_id"]},
+                    {"published_at": moment, "attempts": (row["attempts"] or 0) + 1, "last_error": ""},
+                ),
+                delete("outbox_pending", {"bucket": row["bucket"], "event_tid": row["event_tid"]}),
+                insert("outbox_published", {"bucket": bucket, "event_id": row["event_id"], "published_at": moment}),
+            ]
+        if writes:
+            writes.append(insert("outbox_published_buckets", {"shard": SHARD, "bucket": bucket}))
+            write(*writes)
+
+    def outbox_mark_failed(self, event_ids: Sequence[uuid.UUID], *, error: str, retry_at: datetime) -> None:
+        retry = to_us(retry_at)
+        writes: list[c.Write] = []
+        for row in self._events(event_ids):
+            if row["published_at"] is not None:
+                continue
+            writes += [
+                update(
+                    "outbox_events",
+                    {"event_id": row["event_id"]},
+                    {"attempts": (row["attempts"] or 0) + 1, "last_error": error[:2000], "next_attempt_at": retry},
+                ),
+                update(
+                    "outbox_pending",
+                    {"bucket": row["bucket"], "event_tid": row["event_tid"]},
+                    {"next_attempt_at": retry},
+                ),
+            ]
+        write(*writes)
+
+    def outbox_prune(self, *, published_before: datetime) -> int:
+        limit = to_us(published_before)
+        last_bucket = limit // HOUR_US
+        pruned = 0
+        for marker in cql.rows(SELECT_PUBLISHED_BUCKETS, (SHARD, last_bucket)):
+            bucket = marker["bucket"]
+            rows = cql.rows(SELECT_PUBLISHED, (bucket,))
+            old = [r for r in rows if r["published_at"] < limit]
+            deletes = [delete("outbox_events", {"event_id": r["event_id"]}) for r in old]
+            if len(old) == len(rows) and bucket < last_bucket:
+                deletes += [
+                    delete("outbox_published", {"bucket": bucket}),
+                    delete("outbox_published_buckets", {"shard": SHARD, "bucket": bucket}),
+                ]
+            else:
+                deletes += [delete("outbox_published", {"bucket": bucket, "event_id": r["event_id"]}) for r in old]
+            cql.execute_each(deletes)  # idempotent: no batch needed
+            pruned += len(old)
+        return pruned
+
+
+__all__ = ["ScyllaOutboxMixin", "at_us", "outbox_record"]

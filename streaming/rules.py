@@ -1,0 +1,178 @@
+"""The per-connection rules of the stream (SPEC.md §5), kept out of the consumer.
+
+- `StreamCursor`: what a connection delivered, per subject: drops duplicates (by sequence and by
+  event id) and spots gaps (an event whose `prev` is newer than the last one delivered on its
+  subject), so the consumer can replay the gap from JetStream first.
+- `event_action()`: what a connection does with an event: drop it (no room_id; a `status_update`
+  SENT that is not this user's), send it, attach the room as this user sees it (`is_room_updated`,
+  `room_join`), start streaming a room (`room_join` of this user), stop streaming one (`room_leave`
+  of this user).
+- `replay_visible()`: which replayed events the user may see (membership read off the replay).
+Typing frames: streaming/typing_indicator.py.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import OrderedDict
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from events.subjects import is_room_subject
+from streaming.envelope import StreamItem
+
+RECENT_EVENT_IDS = 4096
+TYPING_INTERVAL_SECONDS = 1.0
+TYPING_TTL_SECONDS = 30
+
+
+class Verdict(enum.Enum):
+    DELIVER = "deliver"
+    DUPLICATE = "duplicate"
+    GAP = "gap"
+
+
+@dataclass(frozen=True)
+class Check:
+    verdict: Verdict
+    # For GAP: the last sequence delivered on the subject; the events after it and before the item's
+    # sequence are missing.
+    after: int = 0
+
+
+class StreamCursor:
+    """Per-connection delivery state (see the module docstring).
+
+    `floor`: every event up to this stream sequence is either delivered or not meant for the
+    connection (the stream's end when it connected, or the end of its cursor replay); None when it
+    is unknown (NATS was unreachable), which turns gap detection off for subjects not seen yet.
+    """
+
+    def __init__(self, floor: int | None) -> None:
+        self.floor = floor
+        self._last: dict[str, int] = {}
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self.cursor = floor or 0
+
+    def last_for(self, subject: str) -> int | None:
+        return self._last.get(subject, self.floor)
+
+    def check(self, item: StreamItem) -> Check:
+        if not item.chained:  # outside its subject's chain: only its event id tells a duplicate
+            return Check(Verdict.DUPLICATE if self._seen(item) else Verdict.DELIVER)
+        last = self.last_for(item.subject)
+        if last is not None and item.seq <= last:
+            return Check(Verdict.DUPLICATE)
+        if self._seen(item):
+            return Check(Verdict.DUPLICATE)  # a republish JetStream stored twice (outside its window)
+        if last is not None and item.prev is not None and item.prev > last:
+            return Check(Verdict.GAP, after=last)
+        return Check(Verdict.DELIVER)
+
+    def _seen(self, item: StreamItem) -> bool:
+        return str(item.event.get("event_id") or "") in self._recent
+
+    def mark(self, item: StreamItem) -> None:
+        """Records the item as handled (sent or dropped by the rules: either way not to be replayed)."""
+        if item.chained and item.seq > self._last.get(item.subject, 0):
+            self._last[item.subject] = item.seq
+        self.cursor = max(self.cursor, item.seq)
+        event_id = str(item.event.get("event_id") or "")
+        if event_id:
+            self._recent[event_id] = None
+            if len(self._recent) > RECENT_EVENT_IDS:
+                self._recent.popitem(last=False)
+
+    def start_subject(self, subject: str, after: int) -> None:
+        """A subject joins the connection at `after`: earlier events on it are not for it."""
+        self._last[subject] = max(self._last.get(subject, 0), after)
+
+
+class Action(enum.Enum):
+    DROP = "drop"
+    SEND = "send"
+    ATTACH_ROOM = "attach_room"  # is_room_updated: send with the room as this user sees it
+    JOIN = "join"  # room_join: attach the room; start streaming it if this user joined or added
+    LEAVE = "leave"  # room_leave: send; stop streaming the room if this user left
+
+
+def event_action(*, event: dict[str, Any], actor_user_id: str, user_id: int | str) -> Action:
+    """What a connection of `user_id` does with `event` (SPEC.md §5, "Per delivered event")."""
+    if not event.get("room_id"):
+        return Action.DROP
+    me = str(user_id)
+    if "room_join" in event:
+        return Action.JOIN
+    if "is_room_updated" in event:
+        return Action.ATTACH_ROOM
+    if "status_update" in event:
+        update = event["status_update"] or {}
+        if update.get("status") == "SENT" and str(update.get("sender_id") or "") != me:
+            return Action.DROP
+        return Action.SEND
+    if "room_leave" in event:
+        return Action.LEAVE
+    if "connected" in event:
+        return Action.DROP  # never published; the connection sends its own
+    return Action.SEND
+
+
+def joins_streaming(*, event: dict[str, Any], actor_user_id: str, user_id: int | str) -> bool:
+    """room_join: the connection starts streaming the room when this user joined or added someone."""
+    joiner = str((event.get("room_join") or {}).get("user_id") or "")
+    return str(user_id) in (joiner, str(actor_user_id))
+
+
+def leaves_streaming(*, event: dict[str, Any], user_id: int | str) -> bool:
+    return str(user_id) in [str(u) for u in (event.get("room_leave") or {}).get("users_id") or []]
+
+
+def frame_of(item: StreamItem, *, room: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The socket frame of an event: the MessageEvent fields, the room if attached, and the cursor."""
+    frame = dict(item.event)
+    if room is not None:
+        frame["room"] = room
+    frame["cursor"] = str(item.seq)
+    return frame
+
+
+def error_frame(code: str, message: str, details: str = "") -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _membership_change(event: dict[str, Any], user_id: str) -> bool | None:
+    """True: the event makes `user_id` a member of its room; False: removes them; None: neither."""
+    if "room_join" in event and str((event.get("room_join") or {}).get("user_id") or "") == user_id:
+        return True
+    if "room_leave" in event and leaves_streaming(event=event, user_id=user_id):
+        return False
+    return None
+
+
+def replay_visible(
+    items: list[StreamItem], *, user_id: int | str, left_room_ids: Collection[str] = ()
+) -> list[bool]:
+    """Which replayed events the user may see. A replay covers the rooms the user is a member of now,
+    and the rooms in `left_room_ids` that the user left recently, from the cursor on: the events of a
+    room from before the user joined it, after the user left it, or between leaving and re-joining,
+    are not theirs. Membership changes are read off the replay itself, in order; a left room whose
+    leave is not in the replay was left before the cursor, so none of its events are the user's."""
+    me = str(user_id)
+    left = {str(room) for room in left_room_ids}
+    member: dict[str, bool] = {}
+    for item in items:  # a room whose first change is a join was not the user's before it
+        change = _membership_change(item.event, me)
+        room = str(item.event.get("room_id") or "")
+        if change is not None and room not in member:
+            member[room] = not change
+    visible: list[bool] = []
+    for item in items:
+        room = str(item.event.get("room_id") or "")
+        change = _membership_change(item.event, me)
+        if change is True:
+            member[room] = True
+        visible.append(not is_room_subject(item.subject) or member.get(room, room not in left) or change is False)
+        if change is False:
+            member[room] = False
+    return visible
