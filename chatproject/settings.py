@@ -9,8 +9,12 @@ from __future__ import annotations
 import binascii
 from pathlib import Path
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+# Generic Django classes (ModelAdmin[Room], ...) are subscriptable at run time, as the type stubs write them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / "data"

@@ -18,11 +18,11 @@ import logging
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 
+from kernel.shapes import MessageData, RoomBase
 from storage import get_repository
 
 logger = logging.getLogger(__name__)
@@ -60,14 +60,14 @@ def room_versions(room_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
     return versions
 
 
-def room_bases_get(user_id: int, versions: dict[uuid.UUID, str]) -> dict[uuid.UUID, dict[str, Any]]:
+def room_bases_get(user_id: int, versions: dict[uuid.UUID, str]) -> dict[uuid.UUID, RoomBase]:
     """The cached bases of these rooms for the user (misses left out)."""
     keys = {_base_key(r, v, user_id): r for r, v in versions.items()}
     found = cache.get_many(list(keys))
     return {keys[k]: value for k, value in found.items()}
 
 
-def room_bases_set(user_id: int, versions: dict[uuid.UUID, str], bases: dict[uuid.UUID, dict[str, Any]]) -> None:
+def room_bases_set(user_id: int, versions: dict[uuid.UUID, str], bases: dict[uuid.UUID, RoomBase]) -> None:
     if bases:
         cache.set_many({_base_key(r, versions[r], user_id): b for r, b in bases.items()}, _timeout())
 
@@ -105,7 +105,7 @@ def room_cache_invalidate(room_id: uuid.UUID | str) -> None:
     room_cache_invalidate_many([room_id])
 
 
-def room_cache_on_new_message(room_id: uuid.UUID | str, message_data: dict[str, Any]) -> None:
+def room_cache_on_new_message(room_id: uuid.UUID | str, message_data: MessageData) -> None:
     """Patches the room's newest-message time (last_message itself is never cached, see above)."""
     created_at = message_data.get("created_at")
     if not created_at:

@@ -13,7 +13,12 @@ from google.protobuf import json_format
 
 from events.proto import chat_pb2
 from events.subjects import direct_subject, room_subject
+from kernel.shapes import ErrorEvent, MessageData, Room, RoomJoin, RoomLeave, StatusUpdate, Typing
 from storage.records import OutboxRecord
+
+# The value of one member of MessageEvent's `oneof event` (is_room_updated and connected: bool,
+# delete_message: the message id).
+EventValue = MessageData | StatusUpdate | RoomJoin | RoomLeave | Typing | ErrorEvent | bool | str
 
 EVENT_TYPES = (
     "message",
@@ -36,11 +41,11 @@ def encode_event(data: dict[str, Any]) -> chat_pb2.MessageEvent:
 def build_event(
     *,
     event_type: str,
-    value: Any,
+    value: EventValue,
     room_id: uuid.UUID | str,
     actor_user_id: int | str | None,
     subject: str | None = None,
-    room: dict[str, Any] | None = None,
+    room: Room | None = None,
 ) -> OutboxRecord:
     """An event of `event_type` (a member of MessageEvent's oneof) for a room or a user's subject."""
     if event_type not in EVENT_TYPES:
@@ -61,7 +66,7 @@ def build_event(
 
 
 def room_event(
-    event_type: str, value: Any, *, room_id: uuid.UUID | str, actor_user_id: int | str | None
+    event_type: str, value: EventValue, *, room_id: uuid.UUID | str, actor_user_id: int | str | None
 ) -> OutboxRecord:
     """An event on the room's subject, seen by every member streaming the room."""
     return build_event(event_type=event_type, value=value, room_id=room_id, actor_user_id=actor_user_id)
@@ -69,12 +74,12 @@ def room_event(
 
 def direct_event(
     event_type: str,
-    value: Any,
+    value: EventValue,
     *,
     user_id: int | str,
     room_id: uuid.UUID | str,
     actor_user_id: int | str | None,
-    room: dict[str, Any] | None = None,
+    room: Room | None = None,
 ) -> OutboxRecord:
     """An event on one user's direct subject (room_join: the user is not streaming the room yet)."""
     return build_event(

@@ -8,7 +8,7 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 
-class UserIdField(serializers.Field):
+class UserIdField(serializers.Field[int, Any, str, Any]):
     """A user id: accepted as an integer or a numeric string, emitted as a string."""
 
     default_error_messages = {"invalid": "A user id must be a positive integer or a numeric string."}
@@ -28,7 +28,7 @@ class UserIdField(serializers.Field):
         return str(value)
 
 
-class UserIdFieldExtension(OpenApiSerializerFieldExtension):
+class UserIdFieldExtension(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]  # its __init_subclass__ registers it, untyped
     """OpenAPI: a user id is a string in answers, an integer or a numeric string in requests."""
 
     target_class = "kernel.serializers.UserIdField"
@@ -39,11 +39,11 @@ class UserIdFieldExtension(OpenApiSerializerFieldExtension):
         return {"type": "string", "example": "42"}
 
 
-class SuccessSerializer(serializers.Serializer):
+class SuccessSerializer(serializers.Serializer[Any]):
     success = serializers.BooleanField()
 
 
-class PageMetaSerializer(serializers.Serializer):
+class PageMetaSerializer(serializers.Serializer[Any]):
     total_items = serializers.IntegerField()
     item_count = serializers.IntegerField()
     items_per_page = serializers.IntegerField()

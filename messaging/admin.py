@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from kernel.request import user_id_of
 from messaging.services import messages_moderate_delete
 from storage.models import Mention, Message, MessageMeta, Reaction
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
     """Chat data is written by the services only (events, meta rows, last messages stay consistent)."""
 
     def has_add_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
@@ -23,7 +26,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class MentionInline(admin.TabularInline):
+class MentionInline(admin.TabularInline[Mention, Message]):
     model = Mention
     extra = 0
     can_delete = False
@@ -33,7 +36,7 @@ class MentionInline(admin.TabularInline):
         return False
 
 
-class ReactionInline(admin.TabularInline):
+class ReactionInline(admin.TabularInline[Reaction, Message]):
     model = Reaction
     extra = 0
     can_delete = False
@@ -62,7 +65,7 @@ class MessageAdmin(ReadOnlyAdmin):
     @admin.action(description="Delete the selected messages (soft delete, clients are told)", permissions=["moderate"])
     def soft_delete_messages(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
         result = messages_moderate_delete(
-            moderator_id=request.user.pk, message_ids=list(queryset.values_list("id", flat=True))
+            moderator_id=user_id_of(request), message_ids=list(queryset.values_list("id", flat=True))
         )
         self.message_user(request, f"{len(result.deleted_ids)} message(s) deleted.", messages.SUCCESS)
 

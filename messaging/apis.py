@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from kernel.api import SUCCESS, error_responses, validated
 from kernel.pagination import page_from, page_meta
+from kernel.request import user_id_of
 from kernel.serializers import SuccessSerializer
 from messaging import selectors, services
 from messaging.serializers import (
@@ -52,7 +53,8 @@ class SendMessageApi(APIView):
     def post(self, request: Request) -> Response:
         data = validated(SendMessageSerializer, request.data)
         mentions = [services.MentionInput(tag=m["tag"], user=m["user"]) for m in data.pop("mentions")]
-        result = services.message_send(user_id=request.user.id, request=services.SendRequest(mentions=mentions, **data))
+        send = services.SendRequest(mentions=mentions, **data)
+        result = services.message_send(user_id=user_id_of(request), request=send)
         return Response({**SUCCESS, "message": result.message})
 
 
@@ -68,7 +70,7 @@ class EditMessageApi(APIView):
     def post(self, request: Request) -> Response:
         data = validated(EditMessageSerializer, request.data)
         result = services.message_edit(
-            user_id=request.user.id,
+            user_id=user_id_of(request),
             message_id=data["message_id"],
             new_content=data["new_content"],
             new_text=data["new_text"],
@@ -87,7 +89,7 @@ class DeleteMessageApi(APIView):
     )
     def post(self, request: Request) -> Response:
         data = validated(RoomMessagesSerializer, request.data)
-        services.messages_delete(user_id=request.user.id, room_id=data["room_id"], message_ids=data["message_ids"])
+        services.messages_delete(user_id=user_id_of(request), room_id=data["room_id"], message_ids=data["message_ids"])
         return Response(SUCCESS)
 
 
@@ -102,7 +104,7 @@ class ReactToMessageApi(APIView):
     )
     def post(self, request: Request) -> Response:
         data = validated(ReactSerializer, request.data)
-        services.message_react(user_id=request.user.id, message_id=data["message_id"], reaction=data["reaction"])
+        services.message_react(user_id=user_id_of(request), message_id=data["message_id"], reaction=data["reaction"])
         return Response(SUCCESS)
 
 
@@ -124,7 +126,7 @@ class MessageHistoryApi(APIView):
         page = page_from(params)
         items, total = selectors.message_history(
             room_id=id,
-            user_id=request.user.id,
+            user_id=user_id_of(request),
             query=selectors.HistoryQuery(
                 page=page,
                 before_message_id=query["before_message_id"],
@@ -144,7 +146,7 @@ class MessageApi(APIView):
         description="The MessageData itself (no wrapper); members of its room only.",
     )
     def get(self, request: Request, id: uuid.UUID) -> Response:  # noqa: A002
-        return Response(selectors.message_for_user(message_id=id, user_id=request.user.id))
+        return Response(selectors.message_for_user(message_id=id, user_id=user_id_of(request)))
 
 
 class SenderMessageApi(APIView):
@@ -155,7 +157,7 @@ class SenderMessageApi(APIView):
         description="The status of the caller's own message sent with this `sender_message_id`.",
     )
     def get(self, request: Request, sender_message_id: str) -> Response:
-        status = selectors.sender_message_status(user_id=request.user.id, sender_message_id=sender_message_id)
+        status = selectors.sender_message_status(user_id=user_id_of(request), sender_message_id=sender_message_id)
         return Response({"status": status})
 
 
@@ -169,7 +171,7 @@ class MessageReadApi(APIView):
     )
     def get(self, request: Request, id: uuid.UUID) -> Response:  # noqa: A002
         page = page_from(request.query_params)
-        items, total = selectors.message_readers(message_id=id, user_id=request.user.id, page=page)
+        items, total = selectors.message_readers(message_id=id, user_id=user_id_of(request), page=page)
         return Response({"items": items, "meta": page_meta(total=total, item_count=len(items), page=page)})
 
 
@@ -183,7 +185,7 @@ class MessageReactionsApi(APIView):
     )
     def get(self, request: Request, id: uuid.UUID) -> Response:  # noqa: A002
         page = page_from(request.query_params)
-        items, total = selectors.message_reactions(message_id=id, user_id=request.user.id, page=page)
+        items, total = selectors.message_reactions(message_id=id, user_id=user_id_of(request), page=page)
         return Response({"items": items, "meta": page_meta(total=total, item_count=len(items), page=page)})
 
 
@@ -199,6 +201,6 @@ class MarkMessagesAsReadApi(APIView):
     def post(self, request: Request) -> Response:
         data = validated(RoomMessagesSerializer, request.data)
         result = services.messages_mark_read(
-            user_id=request.user.id, room_id=data["room_id"], message_ids=data["message_ids"]
+            user_id=user_id_of(request), room_id=data["room_id"], message_ids=data["message_ids"]
         )
         return Response({**SUCCESS, "marked_count": result.marked_count})

@@ -10,22 +10,22 @@ A deleted message keeps its envelope (id, sender, times, is_deleted) but loses c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
+from kernel.shapes import MessageData, Reaction, Sender
 from kernel.timefmt import iso
 from storage.enums import MessageStatus, MessageType
 from storage.records import UserRecord
 from storage.records_messages import MentionRecord, MessageRecord, MetaRecord, ReactionRecord
 
 
-def sender_data(user: UserRecord | None, user_id: int | None = None) -> dict[str, str]:
+def sender_data(user: UserRecord | None, user_id: int | None = None) -> Sender:
     """The proto Sender of a user (ids as strings); a bare id when the user no longer exists."""
     if user is None:
         return {"id": "" if user_id is None else str(user_id), "name": "", "avatar": "", "phone": ""}
     return {"id": str(user.id), "name": user.name, "avatar": user.avatar, "phone": user.phone}
 
 
-def reaction_data(reaction: ReactionRecord, user: UserRecord | None) -> dict[str, Any]:
+def reaction_data(reaction: ReactionRecord, user: UserRecord | None) -> Reaction:
     return {
         "message_id": str(reaction.message_id),
         "reaction": reaction.reaction,
@@ -52,17 +52,17 @@ def message_data(
     *,
     sender: UserRecord | None,
     status: str,
-    reply: dict[str, Any] | None = None,
+    reply: MessageData | None = None,
     forwarded_from: UserRecord | None = None,
     forwarded_from_id: int | None = None,
     mentions: Sequence[MentionRecord] = (),
     reactions: Sequence[ReactionRecord] = (),
     users: Mapping[int, UserRecord] | None = None,
-) -> dict[str, Any]:
-    """The MessageData dict of one message; `users` resolves reaction authors."""
+) -> MessageData:
+    """The MessageData of one message; `users` resolves reaction authors."""
     users = users or {}
     deleted = message.is_deleted
-    data: dict[str, Any] = {
+    data: MessageData = {
         "id": str(message.id),
         "room_id": str(message.room_id),
         "sender": sender_data(sender, message.sender_id),

@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from domain.access import MESSAGE_NOT_FOUND, message_access, room_access
 from kernel.errors import InvalidRequestData, NotFound, PermissionDenied
 from kernel.pagination import Page
+from kernel.shapes import MessageData, MessageReader, Reaction
 from kernel.timefmt import iso
 from messaging.formatting import message_data, message_status, reaction_data
 from storage import get_repository
@@ -19,7 +19,7 @@ from storage.records_messages import MessageCursor, MessageRecord, MessageWindow
 # --- used by rooms (room lists, GetRoom) ---------------------------------------------------------
 
 
-def last_messages_for(*, room_ids: list[uuid.UUID], viewer_id: int) -> dict[uuid.UUID, dict[str, Any]]:
+def last_messages_for(*, room_ids: list[uuid.UUID], viewer_id: int) -> dict[uuid.UUID, MessageData]:
     """Per room, the newest message the viewer can see, formatted for the viewer (rooms with none absent)."""
     records = list(get_repository().last_messages(room_ids, viewer_id=viewer_id).values())
     return {m.room_id: data for m, data in zip(records, messages_data(records, viewer_id=viewer_id), strict=True)}
@@ -35,7 +35,7 @@ def unread_counts_for(*, user_id: int, room_ids: list[uuid.UUID]) -> dict[uuid.U
 
 def messages_data(
     messages: Sequence[MessageRecord], *, viewer_id: int | None, with_replies: bool = True
-) -> list[dict[str, Any]]:
+) -> list[MessageData]:
     """MessageData dicts of `messages` (in their order) for the viewer, each with its reply one level
     deep (none with `with_replies=False`). A fixed number of storage queries whatever their number."""
     if not messages:
@@ -71,7 +71,7 @@ def messages_data(
     user_ids.update(r.user_id for rs in reactions.values() for r in rs)
     users = repo.users_get(user_ids) if user_ids else {}
 
-    def one(message: MessageRecord, reply: dict[str, Any] | None) -> dict[str, Any]:
+    def one(message: MessageRecord, reply: MessageData | None) -> MessageData:
         original = related.get(message.forwarded_from_id) if message.forwarded_from_id else None
         original_sender_id = original.sender_id if original is not None else None
         return message_data(
@@ -98,7 +98,7 @@ def messages_data(
     return result
 
 
-def message_data_for(message: MessageRecord, *, viewer_id: int | None) -> dict[str, Any]:
+def message_data_for(message: MessageRecord, *, viewer_id: int | None) -> MessageData:
     """The MessageData dict of one message for the viewer."""
     return messages_data([message], viewer_id=viewer_id)[0]
 
@@ -115,7 +115,7 @@ class HistoryQuery:
     after_date: datetime | None = None
 
 
-def message_history(*, room_id: uuid.UUID, user_id: int, query: HistoryQuery) -> tuple[list[dict[str, Any]], int]:
+def message_history(*, room_id: uuid.UUID, user_id: int, query: HistoryQuery) -> tuple[list[MessageData], int]:
     """GetMessageHistory: a page of the room's messages the caller can see, newest first, and their total.
 
     The caller sees the messages sent to them (while they were a member) and those created since their
@@ -159,7 +159,7 @@ def message_history(*, room_id: uuid.UUID, user_id: int, query: HistoryQuery) ->
 # --- single messages -----------------------------------------------------------------------------
 
 
-def message_for_user(*, message_id: uuid.UUID, user_id: int) -> dict[str, Any]:
+def message_for_user(*, message_id: uuid.UUID, user_id: int) -> MessageData:
     """GetMessage: the MessageData, for an active member of its room who can see it (else 404).
     A deleted message is returned as such (is_deleted, no content)."""
     message, _, _ = message_access(message_id=message_id, user_id=user_id)
@@ -184,13 +184,13 @@ def _own_message(*, message_id: uuid.UUID, user_id: int) -> uuid.UUID:
     return message.id
 
 
-def message_readers(*, message_id: uuid.UUID, user_id: int, page: Page) -> tuple[list[dict[str, Any]], int]:
+def message_readers(*, message_id: uuid.UUID, user_id: int, page: Page) -> tuple[list[MessageReader], int]:
     """GetMessageRead: who (other than the sender) read the caller's message and when; sender only."""
     own_id = _own_message(message_id=message_id, user_id=user_id)
     repo = get_repository()
     metas, total = repo.message_readers(own_id, exclude_user_id=user_id, limit=page.limit, offset=page.offset)
     users = repo.users_get({m.user_id for m in metas}) if metas else {}
-    items = []
+    items: list[MessageReader] = []
     for meta in metas:
         user = users.get(meta.user_id)
         items.append(
@@ -205,7 +205,7 @@ def message_readers(*, message_id: uuid.UUID, user_id: int, page: Page) -> tuple
     return items, total
 
 
-def message_reactions(*, message_id: uuid.UUID, user_id: int, page: Page) -> tuple[list[dict[str, Any]], int]:
+def message_reactions(*, message_id: uuid.UUID, user_id: int, page: Page) -> tuple[list[Reaction], int]:
     """GetMessageReactions: the reactions to the caller's message, oldest first; sender only."""
     own_id = _own_message(message_id=message_id, user_id=user_id)
     repo = get_repository()

@@ -22,7 +22,7 @@ MAX_IDS = 500
 
 
 @extend_schema_field(OpenApiTypes.UUID)
-class OptionalUUIDField(serializers.Field):
+class OptionalUUIDField(serializers.Field[uuid.UUID, Any, str, Any]):
     """A UUID, or null; "" (a proto3 client's unset string) counts as null."""
 
     default_error_messages = {"invalid": "Must be a valid UUID."}
@@ -53,26 +53,26 @@ class OptionalUUIDField(serializers.Field):
 # --- outputs ------------------------------------------------------------------------------------
 
 
-class SenderSerializer(serializers.Serializer):
+class SenderSerializer(serializers.Serializer[Any]):
     id = serializers.CharField(help_text="User id.")
     name = serializers.CharField()
     avatar = serializers.CharField()
     phone = serializers.CharField()
 
 
-class MentionSerializer(serializers.Serializer):
+class MentionSerializer(serializers.Serializer[Any]):
     tag = serializers.CharField(max_length=150, allow_blank=True)
     user = UserIdField(help_text="User id.")
 
 
-class ReactionSerializer(serializers.Serializer):
+class ReactionSerializer(serializers.Serializer[Any]):
     message_id = serializers.UUIDField()
     reaction = serializers.CharField()
     user = SenderSerializer()
     created_at = serializers.DateTimeField()
 
 
-class MessageDataSerializer(serializers.Serializer):
+class MessageDataSerializer(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     room_id = serializers.UUIDField()
     sender = SenderSerializer()
@@ -107,21 +107,21 @@ class MessageDataSerializer(serializers.Serializer):
     sender_message_id = serializers.CharField()
 
 
-class MessageResponseSerializer(serializers.Serializer):
+class MessageResponseSerializer(serializers.Serializer[Any]):
     success = serializers.BooleanField()
     message = MessageDataSerializer()
 
 
-class MessageListSerializer(serializers.Serializer):
+class MessageListSerializer(serializers.Serializer[Any]):
     items = MessageDataSerializer(many=True)
     meta = PageMetaSerializer()
 
 
-class SenderMessageStatusSerializer(serializers.Serializer):
+class SenderMessageStatusSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=MessageStatus.choices)
 
 
-class ReaderSerializer(serializers.Serializer):
+class ReaderSerializer(serializers.Serializer[Any]):
     user_id = serializers.CharField()
     user_name = serializers.CharField()
     user_avatar = serializers.CharField()
@@ -129,17 +129,17 @@ class ReaderSerializer(serializers.Serializer):
     read_at = serializers.DateTimeField()
 
 
-class ReaderListSerializer(serializers.Serializer):
+class ReaderListSerializer(serializers.Serializer[Any]):
     items = ReaderSerializer(many=True)
     meta = PageMetaSerializer()
 
 
-class ReactionListSerializer(serializers.Serializer):
+class ReactionListSerializer(serializers.Serializer[Any]):
     items = ReactionSerializer(many=True)
     meta = PageMetaSerializer()
 
 
-class MarkReadResponseSerializer(serializers.Serializer):
+class MarkReadResponseSerializer(serializers.Serializer[Any]):
     success = serializers.BooleanField()
     marked_count = serializers.IntegerField()
 
@@ -147,7 +147,7 @@ class MarkReadResponseSerializer(serializers.Serializer):
 # --- inputs -------------------------------------------------------------------------------------
 
 
-class SendMessageSerializer(serializers.Serializer):
+class SendMessageSerializer(serializers.Serializer[Any]):
     room_id = serializers.UUIDField()
     content = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="Ciphertext (SPEC §6). Give content or text."
@@ -180,7 +180,7 @@ class SendMessageSerializer(serializers.Serializer):
     sender_message_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=128)
 
 
-class EditMessageSerializer(serializers.Serializer):
+class EditMessageSerializer(serializers.Serializer[Any]):
     message_id = serializers.UUIDField()
     new_content = serializers.CharField(required=False, allow_blank=True, default="", help_text="Ciphertext.")
     new_text = serializers.CharField(
@@ -188,19 +188,19 @@ class EditMessageSerializer(serializers.Serializer):
     )
 
 
-class RoomMessagesSerializer(serializers.Serializer):
+class RoomMessagesSerializer(serializers.Serializer[Any]):
     room_id = serializers.UUIDField()
     message_ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=MAX_IDS)
 
 
-class ReactSerializer(serializers.Serializer):
+class ReactSerializer(serializers.Serializer[Any]):
     message_id = serializers.UUIDField()
     reaction = serializers.CharField(
         allow_blank=True, max_length=MAX_REACTION_LENGTH, trim_whitespace=False, help_text='"" removes.'
     )
 
 
-class PageQuerySerializer(serializers.Serializer):
+class PageQuerySerializer(serializers.Serializer[Any]):
     page = serializers.IntegerField(required=False, min_value=1)
     limit = serializers.IntegerField(required=False, min_value=1)
 

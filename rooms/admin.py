@@ -22,6 +22,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from kernel.errors import ApplicationError
+from kernel.request import user_id_of
 from rooms import services
 from storage.enums import Role
 from storage.models import Participant, Profile, Room
@@ -31,7 +32,7 @@ User = get_user_model()
 ROOM_EDITABLE_FIELDS = ("name", "description", "photo_url", "send_message", "add_member", "edit_group")
 
 
-def _report(modeladmin: admin.ModelAdmin, request: HttpRequest, exc: ApplicationError, what: str) -> None:
+def _report(modeladmin: admin.ModelAdmin[Any], request: HttpRequest, exc: ApplicationError, what: str) -> None:
     details = f" {exc.details}" if exc.details else ""
     modeladmin.message_user(request, f"{what}: {exc.message}{details}", level=messages.ERROR)
 
@@ -39,10 +40,11 @@ def _report(modeladmin: admin.ModelAdmin, request: HttpRequest, exc: Application
 # --- users ----------------------------------------------------------------------------------------
 
 
-URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
+# Admin form fields of URLs assume https (Django 6 default).
+URL_FIELDS: dict[type[models.Field[Any, Any]], dict[str, Any]] = {models.URLField: {"assume_scheme": "https"}}
 
 
-class ProfileInline(admin.StackedInline):
+class ProfileInline(admin.StackedInline[Profile, Any]):
     model = Profile
     formfield_overrides = URL_FIELDS
     can_delete = False
@@ -50,7 +52,7 @@ class ProfileInline(admin.StackedInline):
     verbose_name_plural = "chat profile"
 
 
-class ChatUserAdmin(DjangoUserAdmin):
+class ChatUserAdmin(DjangoUserAdmin[Any]):
     inlines = [ProfileInline]
     list_display = ("username", "display_name", "email", "is_staff", "is_active")
     search_fields = (
@@ -86,7 +88,7 @@ class DeletedFilter(admin.SimpleListFilter):
     title = "deleted"
     parameter_name = "deleted"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         return [("no", "No"), ("yes", "Yes")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -97,7 +99,7 @@ class DeletedFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ParticipantInline(admin.TabularInline):
+class ParticipantInline(admin.TabularInline[Participant, Room]):
     """Read-only: membership changes go through the form fields below the room (services)."""
 
     model = Participant
@@ -124,7 +126,7 @@ _ROOM_STATE_FIELDS = (
 )
 
 
-class RoomAdminForm(forms.ModelForm):
+class RoomAdminForm(forms.ModelForm[Room]):
     photo_url = forms.URLField(required=False, max_length=500, assume_scheme="https")
     add_participants = forms.CharField(
         required=False,
@@ -144,7 +146,9 @@ class RoomAdminForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.fields["remove_participants"].queryset = User.objects.filter(
+            remove = self.fields["remove_participants"]
+            assert isinstance(remove, forms.ModelMultipleChoiceField)
+            remove.queryset = User.objects.filter(
                 chat_participations__room=self.instance, chat_participations__removed_at__isnull=True
             ).order_by("username")
 
@@ -157,7 +161,7 @@ class RoomAdminForm(forms.ModelForm):
 
 
 @admin.register(Room)
-class RoomAdmin(admin.ModelAdmin):
+class RoomAdmin(admin.ModelAdmin[Room]):
     form = RoomAdminForm
     formfield_overrides = URL_FIELDS
     inlines = [ParticipantInline]
@@ -188,7 +192,7 @@ class RoomAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Room, form: RoomAdminForm, change: bool) -> None:
         """Applies the form through the services instead of saving the model."""
-        staff_id = request.user.pk
+        staff_id = user_id_of(request)
         room_id = obj.pk
         changes = {f: form.cleaned_data[f] for f in ROOM_EDITABLE_FIELDS if f in form.changed_data}
         steps: list[tuple[str, Callable[[], Any]]] = []
@@ -234,7 +238,7 @@ class RoomAdmin(admin.ModelAdmin):
         deleted = 0
         for room_id in queryset.filter(deleted_at__isnull=True).values_list("id", flat=True):
             try:
-                services.room_leave(user_id=request.user.pk, room_id=room_id, leave_all=True, as_staff=True)
+                services.room_leave(user_id=user_id_of(request), room_id=room_id, leave_all=True, as_staff=True)
                 deleted += 1
             except ApplicationError as exc:
                 _report(self, request, exc, f"Room {room_id}")
@@ -257,7 +261,7 @@ class RemovedFilter(DeletedFilter):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(admin.ModelAdmin):
+class ParticipantAdmin(admin.ModelAdmin[Participant]):
     """Read-only rows; roles and removals are actions that call the services."""
 
     list_display = ("user", "room", "role", "is_muted", "is_pinned", "is_partner_blocked", "joined_at", "removed_at")
@@ -283,7 +287,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         for room_id, user_id in queryset.filter(removed_at__isnull=True).values_list("room_id", "user_id"):
             try:
                 result = services.room_participant_role_set(
-                    user_id=request.user.pk, room_id=room_id, participant_id=user_id, role=role, as_staff=True
+                    user_id=user_id_of(request), room_id=room_id, participant_id=user_id, role=role, as_staff=True
                 )
                 done += int(result.changed)
             except ApplicationError as exc:
@@ -311,7 +315,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         for room_id, user_ids in by_room.items():
             try:
                 result = services.room_leave(
-                    user_id=request.user.pk, room_id=room_id, participant_ids=user_ids, as_staff=True
+                    user_id=user_id_of(request), room_id=room_id, participant_ids=user_ids, as_staff=True
                 )
                 removed += len(result.removed)
             except ApplicationError as exc:

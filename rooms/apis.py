@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
@@ -12,6 +13,7 @@ from rest_framework.views import APIView
 
 from kernel.api import SUCCESS, error_responses, validated
 from kernel.pagination import page_from, page_meta
+from kernel.request import user_id_of
 from kernel.serializers import SuccessSerializer
 from rooms import selectors, services
 from rooms.serializers import (
@@ -52,7 +54,7 @@ class RoomListApi(APIView):
         query = validated(RoomListQuerySerializer, request.query_params)
         page = page_from(request.query_params)
         items, total = selectors.room_list(
-            user_id=request.user.id,
+            user_id=user_id_of(request),
             page=page,
             search=query["search"],
             room_type=query["type"],
@@ -73,7 +75,7 @@ class RoomCreateApi(APIView):
     def post(self, request: Request) -> Response:
         data = validated(RoomCreateSerializer, request.data)
         result = services.room_create(
-            user_id=request.user.id,
+            user_id=user_id_of(request),
             room_type=data["type"],
             participant_ids=data["participants"],
             name=data["name"],
@@ -89,7 +91,7 @@ class RoomCreateApi(APIView):
 class RoomDetailApi(APIView):
     @extend_schema(operation_id="GetRoom", tags=[TAG], responses={200: RoomResponseSerializer, **ERRORS})
     def get(self, request: Request, id: uuid.UUID) -> Response:  # noqa: A002 - the original path parameter
-        return Response({**SUCCESS, "room": selectors.room_for_user(room_id=id, user_id=request.user.id)})
+        return Response({**SUCCESS, "room": selectors.room_for_user(room_id=id, user_id=user_id_of(request))})
 
 
 class RoomUpdateApi(APIView):
@@ -103,7 +105,7 @@ class RoomUpdateApi(APIView):
     def put(self, request: Request) -> Response:
         data = validated(RoomUpdateSerializer, request.data)
         room_id = data.pop("id")
-        services.room_update(user_id=request.user.id, room_id=room_id, changes=data)
+        services.room_update(user_id=user_id_of(request), room_id=room_id, changes=data)
         return Response(SUCCESS)
 
 
@@ -118,7 +120,7 @@ class RoomParticipantsApi(APIView):
         query = validated(PageQuerySerializer, request.query_params)
         page = page_from(request.query_params)
         items, total = selectors.room_participants(
-            room_id=id, user_id=request.user.id, page=page, search=query["search"]
+            room_id=id, user_id=user_id_of(request), page=page, search=query["search"]
         )
         return Response({"participants": items, "meta": page_meta(total=total, item_count=len(items), page=page)})
 
@@ -134,7 +136,7 @@ class ParticipantAddApi(APIView):
     def post(self, request: Request) -> Response:
         data = validated(ParticipantAddSerializer, request.data)
         services.room_participants_add(
-            user_id=request.user.id, room_id=data["id"], participant_ids=data["participants"]
+            user_id=user_id_of(request), room_id=data["id"], participant_ids=data["participants"]
         )
         return Response(SUCCESS)
 
@@ -150,7 +152,7 @@ class ParticipantUpdateApi(APIView):
     def put(self, request: Request) -> Response:
         data = validated(ParticipantUpdateSerializer, request.data)
         services.room_participant_role_set(
-            user_id=request.user.id, room_id=data["id"], participant_id=data["participant"], role=data["role"]
+            user_id=user_id_of(request), room_id=data["id"], participant_id=data["participant"], role=data["role"]
         )
         return Response(SUCCESS)
 
@@ -167,7 +169,7 @@ class RoomLeaveApi(APIView):
     def post(self, request: Request) -> Response:
         data = validated(RoomLeaveSerializer, request.data)
         services.room_leave(
-            user_id=request.user.id,
+            user_id=user_id_of(request),
             room_id=data["id"],
             participant_ids=data["participants"],
             leave_all=data["leave_all"],
@@ -180,11 +182,14 @@ class _ToggleApi(APIView):
 
     def post(self, request: Request) -> Response:
         data = validated(RoomIdSerializer, request.data)
-        type(self).toggle(user_id=request.user.id, room_id=data["id"])
+        type(self).toggle(user_id=user_id_of(request), room_id=data["id"])
         return Response(SUCCESS)
 
 
-def _toggle_schema(operation_id: str, description: str) -> Any:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _toggle_schema(operation_id: str, description: str) -> Callable[[F], F]:
     return extend_schema(
         operation_id=operation_id,
         tags=[TAG],
@@ -231,7 +236,7 @@ class InitialSyncApi(APIView):
         data = validated(SyncSerializer, request.data)
         return Response(
             selectors.initial_sync(
-                user_id=request.user.id,
+                user_id=user_id_of(request),
                 last_sync_timestamp=data["last_sync_timestamp"],
                 messages_per_room=data["messages_per_room"],
             )

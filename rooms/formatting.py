@@ -8,8 +8,8 @@ last_message, last_message_at) that change with every message and are always fil
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from kernel.shapes import MessageData, Room, RoomBase, RoomParticipant
 from kernel.timefmt import iso
 from storage.records import ParticipantRecord, RoomRecord
 
@@ -19,7 +19,7 @@ PARTICIPANTS_PREVIEW = 5
 LIVE_FIELDS = ("unread_count", "last_message", "last_message_at")
 
 
-def participant_format(p: ParticipantRecord) -> dict[str, Any]:
+def participant_format(p: ParticipantRecord) -> RoomParticipant:
     """A `RoomParticipant`."""
     return {
         "id": str(p.user_id),
@@ -35,7 +35,7 @@ def participant_format(p: ParticipantRecord) -> dict[str, Any]:
     }
 
 
-def room_format_base(room: RoomRecord, *, viewer: ParticipantRecord, others: list[ParticipantRecord]) -> dict[str, Any]:
+def room_format_base(room: RoomRecord, *, viewer: ParticipantRecord, others: list[ParticipantRecord]) -> RoomBase:
     """The room as `viewer` sees it, without the live fields. `others`: other active members, oldest first."""
     partner = others[0] if room.is_p2p and others else None
     return {
@@ -64,16 +64,14 @@ def room_format_base(room: RoomRecord, *, viewer: ParticipantRecord, others: lis
 
 
 def room_with_live_fields(
-    base: dict[str, Any],
+    base: RoomBase,
     *,
     unread_count: int,
-    last_message: dict[str, Any] | None,
+    last_message: MessageData | None,
     last_message_at: datetime | str | None = None,
-) -> dict[str, Any]:
+) -> Room:
     """The complete `Room`: the base with fresh unread_count and last_message (and last_message_at if known)."""
-    room = dict(base)
-    room["unread_count"] = unread_count
-    room["last_message"] = last_message
+    room: Room = {**base, "unread_count": unread_count, "last_message": last_message}
     if last_message_at is not None:
         room["last_message_at"] = last_message_at if isinstance(last_message_at, str) else iso(last_message_at)
     return room

@@ -6,7 +6,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from django.utils import timezone
 
@@ -14,6 +13,7 @@ from domain import room_cache
 from domain.access import ROOM_NOT_FOUND, room_access
 from kernel.errors import NotFound
 from kernel.pagination import Page
+from kernel.shapes import Room, RoomBase, RoomParticipant, SyncData
 from kernel.timefmt import iso
 from messaging import selectors as message_selectors
 from rooms.formatting import PARTICIPANTS_PREVIEW, participant_format, room_format_base, room_with_live_fields
@@ -41,7 +41,7 @@ def active_participants(*, room_id: uuid.UUID) -> list[ParticipantRecord]:
 
 def _bases_for_user(
     user_id: int, room_ids: Sequence[uuid.UUID], *, rooms: dict[uuid.UUID, RoomRecord] | None = None
-) -> dict[uuid.UUID, dict[str, Any]]:
+) -> dict[uuid.UUID, RoomBase]:
     """The formatted bases of the rooms the user is an active member of: cache first, misses in bulk.
 
     A cached entry exists only under the room's current version, and every membership change bumps
@@ -59,13 +59,13 @@ def _bases_for_user(
 
 def bases_build(
     user_id: int, room_ids: Sequence[uuid.UUID], *, rooms: dict[uuid.UUID, RoomRecord] | None = None
-) -> dict[uuid.UUID, dict[str, Any]]:
+) -> dict[uuid.UUID, RoomBase]:
     """The formatted bases, from storage (two queries at most), of the rooms the user is active in."""
     repo = get_repository()
     if rooms is None or any(r not in rooms for r in room_ids):
         rooms = repo.rooms_get(room_ids)
     preview = repo.participants_preview(room_ids, viewer_id=user_id, limit=PARTICIPANTS_PREVIEW)
-    bases: dict[uuid.UUID, dict[str, Any]] = {}
+    bases: dict[uuid.UUID, RoomBase] = {}
     for room_id in room_ids:
         room = rooms.get(room_id)
         members = preview.get(room_id, [])
@@ -83,10 +83,10 @@ def _latest(*values: str | None) -> str | None:
 
 def _complete(
     user_id: int,
-    bases: dict[uuid.UUID, dict[str, Any]],
+    bases: dict[uuid.UUID, RoomBase],
     *,
     last_message_at: dict[uuid.UUID, datetime | None] | None = None,
-) -> dict[uuid.UUID, dict[str, Any]]:
+) -> dict[uuid.UUID, Room]:
     """Adds the live fields (unread_count, last_message, last_message_at), fresh, in bulk."""
     room_ids = list(bases)
     if not room_ids:
@@ -94,20 +94,20 @@ def _complete(
     last_messages = message_selectors.last_messages_for(room_ids=room_ids, viewer_id=user_id)
     unread = message_selectors.unread_counts_for(user_id=user_id, room_ids=room_ids)
     patched = room_cache.room_last_message_times(room_ids) if last_message_at is None else {}
-    rooms: dict[uuid.UUID, dict[str, Any]] = {}
+    rooms: dict[uuid.UUID, Room] = {}
     for room_id, base in bases.items():
         last = last_messages.get(room_id)
         if last_message_at is not None and room_id in last_message_at:
             at: datetime | str | None = last_message_at[room_id]
         else:
-            at = _latest(base.get("last_message_at"), patched.get(room_id), (last or {}).get("created_at"))
+            at = _latest(base.get("last_message_at"), patched.get(room_id), last["created_at"] if last else None)
         rooms[room_id] = room_with_live_fields(
             base, unread_count=unread.get(room_id, 0), last_message=last, last_message_at=at
         )
     return rooms
 
 
-def room_for_user(*, room_id: uuid.UUID, user_id: int) -> dict[str, Any]:
+def room_for_user(*, room_id: uuid.UUID, user_id: int) -> Room:
     """The formatted Room as this user sees it; NotFound unless the user is an active member."""
     bases = _bases_for_user(user_id, [room_id])
     if room_id not in bases:
@@ -115,12 +115,12 @@ def room_for_user(*, room_id: uuid.UUID, user_id: int) -> dict[str, Any]:
     return _complete(user_id, bases)[room_id]
 
 
-def rooms_for_user(*, user_id: int, room_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+def rooms_for_user(*, user_id: int, room_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Room]:
     """The formatted Rooms the user is an active member of among `room_ids` (others left out), in bulk."""
     return _complete(user_id, _bases_for_user(user_id, list(dict.fromkeys(room_ids))))
 
 
-def room_format_uncached(*, room_id: uuid.UUID, user_id: int) -> dict[str, Any]:
+def room_format_uncached(*, room_id: uuid.UUID, user_id: int) -> Room:
     """The formatted Room straight from storage, bypassing the cache (for events built inside a write)."""
     bases = bases_build(user_id, [room_id])
     if room_id not in bases:
@@ -130,7 +130,7 @@ def room_format_uncached(*, room_id: uuid.UUID, user_id: int) -> dict[str, Any]:
 
 def room_list(
     *, user_id: int, page: Page, search: str = "", room_type: str = "", since: datetime | None = None
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[Room], int]:
     """GetRooms: one page of the user's rooms, formatted, and the total. Bounded queries for any page size."""
     rows, total = get_repository().rooms_page_for_user(
         RoomPageQuery(
@@ -151,7 +151,7 @@ def room_list(
 
 def room_participants(
     *, room_id: uuid.UUID, user_id: int, page: Page, search: str = ""
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[RoomParticipant], int]:
     """GetRoomParticipants: one page of the room's active participants (members only)."""
     room_access(room_id=room_id, user_id=user_id)
     participants, total = get_repository().participants_page(
@@ -170,7 +170,7 @@ MAX_MESSAGES_PER_ROOM = 100
 
 def initial_sync(
     *, user_id: int, last_sync_timestamp: datetime | None, messages_per_room: int = DEFAULT_MESSAGES_PER_ROOM
-) -> dict[str, Any]:
+) -> SyncData:
     """InitialSync: what changed for the user since `last_sync_timestamp` (everything when None).
 
     - rooms: the user's rooms whose room, membership or last message changed since, formatted;

@@ -15,7 +15,7 @@ from messaging.serializers import MessageDataSerializer
 from storage.enums import Role, RoomType
 
 
-class RoomParticipantSerializer(serializers.Serializer):
+class RoomParticipantSerializer(serializers.Serializer[Any]):
     id = serializers.CharField(help_text="User id.")
     name = serializers.CharField()
     phone = serializers.CharField()
@@ -28,7 +28,7 @@ class RoomParticipantSerializer(serializers.Serializer):
     removed_at = serializers.DateTimeField(allow_null=True)
 
 
-class RoomSerializer(serializers.Serializer):
+class RoomSerializer(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     name = serializers.CharField(help_text="p2p: the partner's name.")
     description = serializers.CharField()
@@ -52,29 +52,29 @@ class RoomSerializer(serializers.Serializer):
     last_message = MessageDataSerializer(allow_null=True, help_text="The newest message the caller sees, or null.")
 
 
-class RoomListSerializer(serializers.Serializer):
+class RoomListSerializer(serializers.Serializer[Any]):
     items = RoomSerializer(many=True)
     meta = PageMetaSerializer()
 
 
-class RoomResponseSerializer(serializers.Serializer):
+class RoomResponseSerializer(serializers.Serializer[Any]):
     success = serializers.BooleanField()
     room = RoomSerializer()
 
 
-class RoomParticipantListSerializer(serializers.Serializer):
+class RoomParticipantListSerializer(serializers.Serializer[Any]):
     participants = RoomParticipantSerializer(many=True)
     meta = PageMetaSerializer()
 
 
-class SyncSummarySerializer(serializers.Serializer):
+class SyncSummarySerializer(serializers.Serializer[Any]):
     rooms_synced = serializers.IntegerField()
     rooms_deleted = serializers.IntegerField()
     messages_synced = serializers.IntegerField()
     sync_duration_ms = serializers.IntegerField()
 
 
-class SyncResponseSerializer(serializers.Serializer):
+class SyncResponseSerializer(serializers.Serializer[Any]):
     rooms = RoomSerializer(many=True, help_text="Rooms (as GetRoom's `room`).")
     rooms_deleted = serializers.ListField(child=serializers.UUIDField())
     messages = MessageDataSerializer(many=True)
@@ -85,7 +85,7 @@ class SyncResponseSerializer(serializers.Serializer):
 # --- inputs -------------------------------------------------------------------------------------
 
 
-class RoomListQuerySerializer(serializers.Serializer):
+class RoomListQuerySerializer(serializers.Serializer[Any]):
     page = serializers.IntegerField(required=False, min_value=1)
     limit = serializers.IntegerField(required=False, min_value=1)
     search = serializers.CharField(required=False, allow_blank=True, default="")
@@ -93,13 +93,13 @@ class RoomListQuerySerializer(serializers.Serializer):
     since = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
-class PageQuerySerializer(serializers.Serializer):
+class PageQuerySerializer(serializers.Serializer[Any]):
     page = serializers.IntegerField(required=False, min_value=1)
     limit = serializers.IntegerField(required=False, min_value=1)
     search = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class RoomCreateSerializer(serializers.Serializer):
+class RoomCreateSerializer(serializers.Serializer[Any]):
     type = serializers.ChoiceField(choices=RoomType.choices)
     participants = serializers.ListField(child=UserIdField(), allow_empty=False, max_length=1000)
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
@@ -110,7 +110,7 @@ class RoomCreateSerializer(serializers.Serializer):
     edit_group = serializers.BooleanField(required=False, default=False)
 
 
-class RoomIdSerializer(serializers.Serializer):
+class RoomIdSerializer(serializers.Serializer[Any]):
     id = serializers.UUIDField()
 
 
@@ -137,7 +137,7 @@ class RoomLeaveSerializer(RoomIdSerializer):
     leave_all = serializers.BooleanField(required=False, default=False)
 
 
-class SyncSerializer(serializers.Serializer):
+class SyncSerializer(serializers.Serializer[Any]):
     last_sync_timestamp = serializers.DateTimeField(
         required=False, allow_null=True, default=None, help_text="The previous sync_timestamp; none: everything."
     )

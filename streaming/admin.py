@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -12,7 +14,7 @@ from streaming.push import deliver
 from streaming.relay import outbox_retry_now
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
     """Rows written by the event pipeline only: staff look, and act through the actions."""
 
     def has_add_permission(self, request: HttpRequest, obj: object | None = None) -> bool:

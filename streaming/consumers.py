@@ -25,7 +25,6 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -33,6 +32,7 @@ from domain.access import is_room_member
 from events.subjects import direct_subject, room_subject
 from kernel.errors import NotFound
 from streaming import rules, selectors, typing_indicator
+from streaming.db import db_async
 from streaming.envelope import StreamItem, room_group, user_group
 from streaming.jetstream import MAX_AGE_SECONDS, NatsUnavailableError
 from streaming.nats_client import shared_connection
@@ -53,7 +53,7 @@ def _param(params: dict[str, list[str]], name: str) -> str:
     return values[0].strip()
 
 
-class StreamConsumer(AsyncJsonWebsocketConsumer):
+class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels ships no types
     user_id: int | None = None
     cursor: StreamCursor | None = None
 
@@ -79,7 +79,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         room_param = _param(params, "room_id")
         try:
             self.single_room = uuid.UUID(room_param) if room_param else None
-            room_ids = await database_sync_to_async(selectors.stream_room_ids)(
+            room_ids = await db_async(selectors.stream_room_ids)(
                 user_id=user.pk, room_id=self.single_room
             )
         except (ValueError, NotFound):
@@ -152,7 +152,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(error_frame("invalid_request_data", "typing needs room_id and is_typing."))
             return
         room_id, is_typing = parsed
-        if room_subject(room_id) not in self.room_subjects and not await database_sync_to_async(
+        if room_subject(room_id) not in self.room_subjects and not await db_async(
             is_room_member
         )(user_id=self.user_id, room_id=room_id):
             await self.send_json(error_frame("not_found", "Room not found."))
@@ -199,7 +199,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             return
         if action in (Action.ATTACH_ROOM, Action.JOIN):
-            room = await database_sync_to_async(selectors.stream_room)(user_id=self.user_id, room_id=room_id)
+            room = await db_async(selectors.stream_room)(user_id=self.user_id, room_id=room_id)
             if room is None:
                 return  # not (any more) a member: the room is not this user's to see
             await self.send_json(frame_of(item, room=room))
@@ -288,7 +288,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             nc = await shared_connection()
             # The stream's end now (not at connect): the groups are joined, later events come live.
             # Rooms left while away too: their events up to the user's own room_leave are theirs.
-            left = await database_sync_to_async(selectors.left_room_ids)(
+            left = await db_async(selectors.left_room_ids)(
                 user_id=self.user_id, within_seconds=MAX_AGE_SECONDS
             )
             left_subjects = frozenset(room_subject(r) for r in left)

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connections
@@ -54,7 +55,7 @@ async def publish_batch(
 ) -> BatchResult:
     """Publishes the events in order (pipelined) and waits for their acks; never raises."""
     result = BatchResult()
-    pending: list[tuple[OutboxRecord, asyncio.Future]] = []
+    pending: list[tuple[OutboxRecord, asyncio.Future[Any]]] = []
     for record in records:
         try:
             body = encode_envelope(actor_user_id=record.actor_user_id, data=record.data)

@@ -31,13 +31,13 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from kernel import crypto
+from streaming.db import db_async
 from streaming.envelope import Envelope
 from streaming.models import PushNotification, PushStatus
 from streaming.registry import get_registry
@@ -264,7 +264,7 @@ async def push_sweeper(interval: float = 60.0) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await database_sync_to_async(retry_stale_pushes)()
+            await db_async(retry_stale_pushes)()
         except Exception:
             logger.exception("push sweeper failed")
 

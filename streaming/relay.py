@@ -16,7 +16,6 @@ import logging
 import uuid
 from datetime import timedelta
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 from nats.aio.client import Client
@@ -24,6 +23,7 @@ from nats.js import JetStreamContext
 
 from storage import get_repository
 from storage.records import OutboxRecord
+from streaming.db import db_async
 from streaming.jetstream import connect, ensure_stream
 from streaming.publisher import BATCH_MAX, publish_batch, record_outcome
 
@@ -34,7 +34,7 @@ INTERVAL_SECONDS = 1.0
 PRUNE_INTERVAL_SECONDS = 600.0
 
 
-@database_sync_to_async
+@db_async
 def _due(limit: int, grace: float) -> list[OutboxRecord]:
     now = timezone.now()
     young = now - timedelta(seconds=grace)
@@ -42,7 +42,7 @@ def _due(limit: int, grace: float) -> list[OutboxRecord]:
     return [r for r in pending if r.created_at is None or r.created_at <= young]
 
 
-@database_sync_to_async
+@db_async
 def prune_outbox() -> int:
     """Deletes published rows older than CHAT_OUTBOX_RETENTION_HOURS; returns how many."""
     hours = float(getattr(settings, "CHAT_OUTBOX_RETENTION_HOURS", 24.0))
@@ -55,7 +55,7 @@ async def relay_once(js: JetStreamContext, *, limit: int = BATCH_MAX, grace: flo
     if not due:
         return 0
     result = await publish_batch(js, due)
-    await database_sync_to_async(record_outcome)(result, attempts={r.event_id: r.attempts for r in due})
+    await db_async(record_outcome)(result, attempts={r.event_id: r.attempts for r in due})
     if result.failed:
         logger.warning("relay: %d of %d event(s) failed; retrying with back-off", len(result.failed), len(due))
     else:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from events.subjects import is_room_subject
+from kernel.shapes import Room
 from streaming.envelope import StreamItem
 
 RECENT_EVENT_IDS = 4096
@@ -128,7 +129,7 @@ def leaves_streaming(*, event: dict[str, Any], user_id: int | str) -> bool:
     return str(user_id) in [str(u) for u in (event.get("room_leave") or {}).get("users_id") or []]
 
 
-def frame_of(item: StreamItem, *, room: dict[str, Any] | None = None) -> dict[str, Any]:
+def frame_of(item: StreamItem, *, room: Room | None = None) -> dict[str, Any]:
     """The socket frame of an event: the MessageEvent fields, the room if attached, and the cursor."""
     frame = dict(item.event)
     if room is not None:

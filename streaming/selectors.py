@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
 from django.utils import timezone
 
 from domain.access import room_access
 from kernel.errors import NotFound
+from kernel.shapes import Room
 from rooms.selectors import active_participants, room_for_user, room_ids_for_user
 from storage import get_repository
 from storage.records import RoomRecord
@@ -34,7 +34,7 @@ def left_room_ids(*, user_id: int, within_seconds: float) -> list[uuid.UUID]:
     return [room_id for room_id in gone if room_id not in current]
 
 
-def stream_room(*, user_id: int, room_id: uuid.UUID) -> dict[str, Any] | None:
+def stream_room(*, user_id: int, room_id: uuid.UUID) -> Room | None:
     """The formatted Room as the user sees it, or None when the user is not (any more) a member."""
     try:
         return room_for_user(room_id=room_id, user_id=user_id)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from channels.auth import AuthMiddlewareStack
-from channels.db import database_sync_to_async
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.contrib.auth.models import AnonymousUser
 from rest_framework.authtoken.models import Token
 
+from streaming.db import db_async
 
-@database_sync_to_async
+
+@db_async
 def _user_for_token(key: str) -> Any:
     token = Token.objects.select_related("user").filter(key=key).first()
     if token is None or not token.user.is_active:

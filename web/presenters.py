@@ -7,6 +7,7 @@ change both together.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
 SYSTEM_TEXTS = {
@@ -17,7 +18,7 @@ SYSTEM_TEXTS = {
 }
 
 
-def system_text(message: dict[str, Any]) -> str:
+def system_text(message: Mapping[str, Any]) -> str:
     """The line shown for a system message: its text ("Alice added Bob"), else who did what."""
     if message.get("text"):
         return str(message["text"])
@@ -26,7 +27,7 @@ def system_text(message: dict[str, Any]) -> str:
     return f"{who} {action}" if who else action[:1].upper() + action[1:]
 
 
-def body_text(message: dict[str, Any]) -> str:
+def body_text(message: Mapping[str, Any]) -> str:
     """The text of a message as a bubble shows it."""
     if message.get("is_deleted"):
         return "This message was deleted"
@@ -44,7 +45,7 @@ def body_text(message: dict[str, Any]) -> str:
     return ""
 
 
-def preview_of(message: dict[str, Any] | None, *, me: str, room_type: str) -> str:
+def preview_of(message: Mapping[str, Any] | None, *, me: str, room_type: str) -> str:
     """The last-message line of a room in the room list."""
     if not message:
         return ""
@@ -59,7 +60,7 @@ def preview_of(message: dict[str, Any] | None, *, me: str, room_type: str) -> st
     return body
 
 
-def reaction_summary(message: dict[str, Any], *, me: str) -> list[dict[str, Any]]:
+def reaction_summary(message: Mapping[str, Any], *, me: str) -> list[dict[str, Any]]:
     """Reactions grouped by emoji, in order of first use: [{reaction, count, mine}]."""
     groups: OrderedDict[str, dict[str, Any]] = OrderedDict()
     for r in message.get("reactions") or []:
@@ -73,7 +74,7 @@ def reaction_summary(message: dict[str, Any], *, me: str) -> list[dict[str, Any]
     return list(groups.values())
 
 
-def message_view(message: dict[str, Any], *, me: str) -> dict[str, Any]:
+def message_view(message: Mapping[str, Any], *, me: str) -> dict[str, Any]:
     """The fields templates/chat/_message.html needs."""
     sender = message.get("sender") or {}
     return {
@@ -92,7 +93,7 @@ def message_view(message: dict[str, Any], *, me: str) -> dict[str, Any]:
     }
 
 
-def room_view(room: dict[str, Any], *, me: str) -> dict[str, Any]:
+def room_view(room: Mapping[str, Any], *, me: str) -> dict[str, Any]:
     """The fields templates/chat/_room_item.html needs."""
     last = room.get("last_message") or None
     name = room.get("name") or ("Direct chat" if room.get("type") == "p2p" else "Group")

@@ -19,6 +19,8 @@ from domain.access import room_access
 from domain.permissions import has_member_permission, is_manager
 from kernel.errors import NotFound
 from kernel.pagination import Page
+from kernel.request import user_id_of
+from kernel.shapes import MessageData
 from messaging import selectors as message_selectors
 from rooms import selectors as room_selectors
 from web import presenters
@@ -56,10 +58,10 @@ def _search_param(request: HttpRequest, name: str) -> str:
 @require_GET
 def room_list(request: HttpRequest) -> HttpResponse:
     """The user's rooms: pinned first, unread badges, last-message previews; live updates by chat.js."""
-    me = str(request.user.pk)
+    me = str(user_id_of(request))
     search = _search_param(request, "search")
     rooms, total = room_selectors.room_list(
-        user_id=request.user.pk, page=Page(page=1, limit=ROOM_LIST_LIMIT), search=search
+        user_id=user_id_of(request), page=Page(page=1, limit=ROOM_LIST_LIMIT), search=search
     )
     context = {
         "rooms": [presenters.room_view(r, me=me) for r in rooms],
@@ -76,7 +78,7 @@ def room_create(request: HttpRequest) -> HttpResponse:
     """The create-room form: p2p with one user, or a group with a name and members (posted by chat.js)."""
     search = _search_param(request, "q")
     context = {
-        "users": users_for_picker(viewer_id=request.user.pk, search=search),
+        "users": users_for_picker(viewer_id=user_id_of(request), search=search),
         "q": search,
         "room_type": "group" if request.GET.get("type") == "group" else "p2p",
         "config": _page_config(request, page="create"),
@@ -88,13 +90,13 @@ def room_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def room_detail(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
     """One room: the newest history page, the send box, participants; live over the WebSocket."""
-    me = str(request.user.pk)
+    me = str(user_id_of(request))
     try:
-        record, participant = room_access(room_id=room_id, user_id=request.user.pk)
-        room = room_selectors.room_for_user(room_id=room_id, user_id=request.user.pk)
+        record, participant = room_access(room_id=room_id, user_id=user_id_of(request))
+        room = room_selectors.room_for_user(room_id=room_id, user_id=user_id_of(request))
     except NotFound as exc:
         raise Http404(str(exc)) from exc
-    messages = _history_first_page(room_id=room_id, user_id=request.user.pk)
+    messages = _history_first_page(room_id=room_id, user_id=user_id_of(request))
     permissions = {
         "can_send": has_member_permission(record, participant, "send_message"),
         "can_add": record.is_group and has_member_permission(record, participant, "add_member"),
@@ -120,17 +122,17 @@ def room_detail(request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
     return render(request, "chat/room.html", context)
 
 
-def _history_first_page(*, room_id: uuid.UUID, user_id: int) -> list[dict[str, Any]]:
+def _history_first_page(*, room_id: uuid.UUID, user_id: int) -> list[MessageData]:
     """The newest HISTORY_LIMIT messages of the room for the user, newest first (GetMessageHistory's code path)."""
     items, _total = message_selectors.message_history(
         room_id=room_id, user_id=user_id, query=message_selectors.HistoryQuery(page=Page(page=1, limit=HISTORY_LIMIT))
     )
-    return list(items)
+    return items
 
 
 @login_required
 @require_GET
 def users_search(request: HttpRequest) -> JsonResponse:
     """The user picker's data for chat.js (adding members): {"items": [{id, name, username}]}."""
-    users = users_for_picker(viewer_id=request.user.pk, search=_search_param(request, "q"), limit=20)
+    users = users_for_picker(viewer_id=user_id_of(request), search=_search_param(request, "q"), limit=20)
     return JsonResponse({"items": [{"id": str(u.id), "name": u.name, "username": u.username} for u in users]})

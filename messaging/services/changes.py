@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from django.utils import timezone
 
@@ -16,6 +15,7 @@ from events.builders import room_event
 from events.emit import emit
 from kernel import crypto
 from kernel.errors import InvalidRequestData, NotFound, PermissionDenied
+from kernel.shapes import MessageData
 from messaging.formatting import message_status
 from messaging.selectors import message_data_for
 from messaging.services.common import room_key, unique
@@ -28,7 +28,7 @@ MAX_REACTION_LENGTH = 64
 
 @dataclass(frozen=True)
 class EditResult:
-    message: dict[str, Any]
+    message: MessageData
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,8 @@ def message_edit(*, user_id: int, message_id: uuid.UUID, new_content: str = "", 
         assert edited is not None
         data = message_data_for(edited, viewer_id=user_id)
         # Everyone else gets the message with the status it has for no one in particular (SENT).
-        event_data = {**data, "status": message_status(edited, viewer_id=None, viewer_meta=None, read_by_others=False)}
+        status = message_status(edited, viewer_id=None, viewer_meta=None, read_by_others=False)
+        event_data: MessageData = {**data, "status": status}
         emit([room_event("update_message", event_data, room_id=edited.room_id, actor_user_id=user_id)])
     return EditResult(message=data)
 

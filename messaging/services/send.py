@@ -17,6 +17,7 @@ from events.builders import direct_event, room_event
 from events.emit import emit
 from kernel import crypto
 from kernel.errors import Conflict, InvalidRequestData, NotFound, PermissionDenied
+from kernel.shapes import MessageData
 from messaging.formatting import message_data
 from messaging.selectors import message_data_for, messages_data
 from messaging.services.common import room_key, status_update_event, user_id_of
@@ -63,7 +64,7 @@ class SendRequest:
 
 @dataclass(frozen=True)
 class SendResult:
-    message: dict[str, Any]
+    message: MessageData
     created: bool = True
     record: MessageRecord | None = field(default=None, compare=False)
 
@@ -269,7 +270,7 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
     return SendResult(message=data, created=True, record=message)
 
 
-def system_message_create(*, room: RoomRecord, actor_id: int, event: str, text: str) -> dict[str, Any]:
+def system_message_create(*, room: RoomRecord, actor_id: int, event: str, text: str) -> MessageData:
     """Stores a system message of a room change (event new_member / remove_member / new_name /
     new_photo) sent by `actor_id`, moves the room's last message and emits its `message` event.
 

@@ -6,12 +6,12 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from domain.access import ROOM_NOT_FOUND, room_access
 from domain.permissions import MemberPermission, check_member_permission
 from events.builders import direct_event
 from kernel.errors import InvalidRequestData, NotFound
+from kernel.shapes import MessageData, Room, RoomJoin
 from kernel.timefmt import iso
 from messaging.services import system_message_create
 from rooms.formatting import PARTICIPANTS_PREVIEW, room_format_base, room_with_live_fields
@@ -19,7 +19,7 @@ from storage import get_repository
 from storage.enums import Role
 from storage.records import OutboxRecord, ParticipantRecord, RoomRecord, UserRecord
 
-ROLE_RANK = {Role.OWNER: 3, Role.ADMIN: 2, Role.MEMBER: 1}
+ROLE_RANK: dict[str, int] = {Role.OWNER: 3, Role.ADMIN: 2, Role.MEMBER: 1}
 
 LEAVE_REASON_LEFT = "left"
 LEAVE_REASON_REMOVED = "removed"
@@ -31,7 +31,7 @@ LEAVE_REASON_ROOM_DELETED = "room_deleted"
 
 @dataclass(frozen=True)
 class RoomCreateResult:
-    room: dict[str, Any]  # the formatted Room as the creator sees it
+    room: Room  # the formatted Room as the creator sees it
     created: bool  # False: the existing p2p room of the two users was returned
 
 
@@ -120,11 +120,11 @@ def check_users_exist(user_ids: Sequence[int], field: str = "participants") -> d
     return users
 
 
-def system_message(*, room: RoomRecord, actor_id: int, event: str, text: str) -> dict[str, Any]:
+def system_message(*, room: RoomRecord, actor_id: int, event: str, text: str) -> MessageData:
     return system_message_create(room=room, actor_id=actor_id, event=event, text=text)
 
 
-def room_join_value(member: ParticipantRecord, owner_id: int | None) -> dict[str, Any]:
+def room_join_value(member: ParticipantRecord, owner_id: int | None) -> RoomJoin:
     return {
         "user_id": str(member.user_id),
         "joined_at": iso(member.joined_at),
@@ -134,7 +134,7 @@ def room_join_value(member: ParticipantRecord, owner_id: int | None) -> dict[str
 
 
 def room_join_direct(
-    *, room: RoomRecord, member: ParticipantRecord, owner_id: int | None, actor_id: int, formatted: dict[str, Any]
+    *, room: RoomRecord, member: ParticipantRecord, owner_id: int | None, actor_id: int, formatted: Room
 ) -> OutboxRecord:
     """room_join on the member's direct subject, with the room as the member sees it."""
     return direct_event(
@@ -152,8 +152,8 @@ def formatted_in_memory(
     member: ParticipantRecord,
     candidates: Sequence[ParticipantRecord],
     *,
-    last_message: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    last_message: MessageData | None = None,
+) -> Room:
     """The Room as `member` sees it, built from participants already at hand (no query).
 
     `candidates` must hold the oldest PARTICIPANTS_PREVIEW + 1 active participants at least.

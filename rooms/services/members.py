@@ -13,6 +13,7 @@ from domain.permissions import is_manager
 from events.builders import room_event
 from events.emit import emit
 from kernel.errors import InvalidRequestData, NotFound, PermissionDenied
+from kernel.shapes import RoomLeave
 from kernel.timefmt import iso
 from rooms.formatting import PARTICIPANTS_PREVIEW
 from rooms.services.common import (
@@ -217,5 +218,5 @@ def room_leave(
 
 
 def _room_leave(room_id: uuid.UUID, user_ids: list[int], at: datetime, reason: str, actor_id: int) -> OutboxRecord:
-    value = {"users_id": [str(u) for u in user_ids], "left_at": iso(at), "reason": reason}
+    value: RoomLeave = {"users_id": [str(u) for u in user_ids], "left_at": iso(at), "reason": reason}
     return room_event("room_leave", value, room_id=room_id, actor_user_id=actor_id)

@@ -80,7 +80,7 @@ def _insert_unless_conflict(row: Message) -> bool:
     with connections[using].cursor() as cursor:
         for sql, params in query.get_compiler(using=using).as_sql():
             cursor.execute(sql, params)
-        return cursor.rowcount == 1
+        return bool(cursor.rowcount == 1)
 
 
 class PostgresMessagesMixin:

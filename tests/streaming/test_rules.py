@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from streaming.envelope import StreamItem, route
 from streaming.rules import (
     Action,
@@ -14,7 +12,6 @@ from streaming.rules import (
     leaves_streaming,
     replay_visible,
 )
-from streaming.typing_indicator import TypingLimiter
 
 ROOM = "r1"
 SUBJECT = f"CHAT_EVENTS.{ROOM}"
@@ -97,14 +94,3 @@ def test_a_replay_hides_a_room_before_the_user_joined_and_after_they_left() -> N
         StreamItem("CHAT_EVENTS.r2", 8, None, "9", {"room_id": "r2", "message": {"id": "other room"}}),
     ]
     assert replay_visible(items, user_id=1) == [False, True, True, True, False, True, True, True]
-
-
-def test_typing_is_limited_to_one_per_room_per_interval_but_a_stop_passes() -> None:
-    limiter = TypingLimiter(interval=0.2)
-    assert limiter.allow("a", True)
-    assert not limiter.allow("a", True)
-    assert limiter.allow("b", True)
-    assert limiter.allow("a", False)  # stopped typing: told at once
-    assert not limiter.allow("a", False)
-    time.sleep(0.25)
-    assert limiter.allow("a", True)
