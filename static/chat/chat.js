@@ -78,6 +78,15 @@ class ApiError extends Error {
 }
 
 /** Calls the chat REST API with the session cookie; JSON in, JSON out; throws ApiError. */
+// One navigation per page: a click that leaves a room and the stream's room_leave (or a refresh that
+// finds the room gone) would otherwise start two, and the second aborts the first.
+let navigatingTo = null;
+function navigate(url) {
+  if (navigatingTo !== null) return;
+  navigatingTo = url;
+  window.location.assign(url);
+}
+
 async function api(method, path, body) {
   const headers = { Accept: "application/json", "X-Client-Id": clientId };
   const init = { method, headers, credentials: "same-origin" };
@@ -96,7 +105,7 @@ async function api(method, path, body) {
   let data = null;
   if (raw) { try { data = JSON.parse(raw); } catch { data = null; } }
   if (res.status === 401 || (res.status === 403 && data && data.code === "not_authenticated")) {
-    window.location.assign(`${config.login_url}?next=${encodeURIComponent(location.pathname)}`);
+    navigate(`${config.login_url}?next=${encodeURIComponent(location.pathname)}`);
   }
   if (!res.ok) throw new ApiError(res.status, data);
   return data;
@@ -242,7 +251,7 @@ class Stream {
       if (this.socket !== ws) return;
       this.socket = null;
       clearTimeout(this.watchdogTimer);
-      if (e.code === 4001) { window.location.assign(config.login_url); return; }
+      if (e.code === 4001) { navigate(config.login_url); return; }
       if (e.code === 4003) { this.stopped = true; this.setStatus("closed"); return; }
       this.scheduleReconnect();
     };
@@ -527,7 +536,7 @@ function initCreateRoom() {
     button.disabled = true;
     try {
       const data = await api("POST", "room/create", body);
-      window.location.assign(roomUrl(data.room.id));
+      navigate(roomUrl(data.room.id));
     } catch (err) {
       setText(errorEl, errorText(err));
       errorEl.hidden = false;
@@ -1030,7 +1039,7 @@ function initRoom() {
     }
     try {
       await api("POST", "room/leave", { id: roomId, participants: [] });
-      window.location.assign(config.rooms_url);
+      navigate(config.rooms_url);
     } catch (err) {
       flash(errorText(err));
     }
@@ -1068,7 +1077,7 @@ function initRoom() {
       const data = await api("GET", `room/${encodeURIComponent(roomId)}/participants?limit=100`);
       renderPeople(data.participants || data.items || []);
     } catch (err) {
-      if (err.status === 404) { window.location.assign(config.rooms_url); return; }
+      if (err.status === 404) { navigate(config.rooms_url); return; }
       console.warn("participants failed", err);
     }
   }
@@ -1160,7 +1169,7 @@ function initRoom() {
     } else if (ev.typing) {
       showTyping(ev.typing);
     } else if (ev.room_leave) {
-      if ((ev.room_leave.users_id || []).map(String).includes(ME)) { window.location.assign(config.rooms_url); return; }
+      if ((ev.room_leave.users_id || []).map(String).includes(ME)) { navigate(config.rooms_url); return; }
       refreshPeople();
     } else if (ev.room_join !== undefined || ev.is_room_updated !== undefined) {
       if (ev.room) applyRoom(ev.room);
