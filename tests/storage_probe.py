@@ -85,7 +85,7 @@ def participants(**filters: Any) -> list[ParticipantRecord]:
     """Every participation (removed ones too; `is_active=True` for the others), oldest first."""
     if _scylla():
         from storage import get_repository
-        from storage.scylla.rooms import participant_record
+        from storage.scylla.participants import participant_record
 
         rows = _scan("participants_by_room")
         users = get_repository().users_get({r["user_id"] for r in rows})
@@ -177,7 +177,7 @@ def message_update(message_id: uuid.UUID | str, **fields: Any) -> None:
 def metas(**filters: Any) -> list[MetaRecord]:
     """Every meta row (per message and participant)."""
     if _scylla():
-        from storage.scylla.messages import meta_record
+        from storage.scylla.read_state import meta_record
 
         found = [meta_record(row) for row in _scan("message_status_by_message")]
     else:
@@ -190,7 +190,7 @@ def metas(**filters: Any) -> list[MetaRecord]:
 
 def reactions(**filters: Any) -> list[ReactionRecord]:
     if _scylla():
-        from storage.scylla.messages import reaction_record
+        from storage.scylla.reactions import reaction_record
 
         found = sorted((reaction_record(r) for r in _scan("reactions_by_message")), key=lambda r: r.created_at)
     else:
@@ -280,6 +280,7 @@ def outbox_update(event_ids: Iterable[uuid.UUID | str] | None = None, **fields: 
         rows.update(**values)
         return
     from storage.scylla import cql as c
+    from storage.scylla import timeuuids as t
     from storage.scylla.outbox import HOUR_US
 
     writes = []
@@ -289,12 +290,12 @@ def outbox_update(event_ids: Iterable[uuid.UUID | str] | None = None, **fields: 
         key = {"event_id": row["event_id"]}
         pending = {"bucket": row["bucket"], "event_tid": row["event_tid"]}
         if "next_attempt_at" in values:
-            at = c.opt_us(values["next_attempt_at"])
+            at = t.opt_us(values["next_attempt_at"])
             writes.append(c.update("outbox_events", key, {"next_attempt_at": at}))
             if row["published_at"] is None:
                 writes.append(c.update("outbox_pending", pending, {"next_attempt_at": at}))
         if "published_at" in values:
-            at = c.opt_us(values["published_at"])
+            at = t.opt_us(values["published_at"])
             writes.append(c.update("outbox_events", key, {"published_at": at}))
             if at is None:  # pending again
                 writes.append(c.insert("outbox_pending", {**pending, "event_id": row["event_id"]}))
@@ -310,7 +311,7 @@ def outbox_update(event_ids: Iterable[uuid.UUID | str] | None = None, **fields: 
 def outbox_states() -> list[OutboxState]:
     """The publication state of every outbox event."""
     if _scylla():
-        from storage.scylla.cql import from_us
+        from storage.scylla.timeuuids import from_us
 
         return [
             OutboxState(
@@ -407,6 +408,7 @@ def _scan(table: str) -> list[dict[str, Any]]:
 
 def _update(table: str, key: dict[str, Any], values: dict[str, Any]) -> None:
     from storage.scylla import cql as c
+    from storage.scylla import timeuuids as t
 
-    converted = {k: (c.to_us(v) if isinstance(v, datetime) else v) for k, v in values.items()}
+    converted = {k: (t.to_us(v) if isinstance(v, datetime) else v) for k, v in values.items()}
     c.cql.execute_writes([c.update(table, key, converted)])

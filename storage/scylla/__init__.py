@@ -1,5 +1,9 @@
 """The `scylla` back end: ScyllaDB / Apache Cassandra through django-cassandra-engine (CHAT_STORAGE=scylla).
 
+Modules: repository.py (the ScyllaRepository of the parts below), rooms.py and participants.py
+(RoomStore), messages.py, read_state.py, reactions.py and timeline.py (MessageStore), outbox.py,
+cql.py (session, statements, the unit of work), timeuuids.py, models.py (the tables).
+
 Only this package imports cassandra modules. Settings: chatproject/settings_scylla.py; schema:
 `python manage.py sync_cassandra` (the cqlengine models of models.py). Users stay in the Django
 database (users_get reads them with the ORM).

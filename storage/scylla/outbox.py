@@ -19,18 +19,9 @@ from typing import Any
 
 from storage.records import OutboxRecord
 from storage.scylla import cql as c
-from storage.scylla.cql import (
-    at_us,
-    cql,
-    delete,
-    from_us,
-    insert,
-    timeuuid_for,
-    timeuuid_order,
-    to_us,
-    update,
-    write,
-)
+from storage.scylla import timeuuids as t
+from storage.scylla.cql import cql, delete, insert, update, write
+from storage.scylla.timeuuids import at_us, from_us, timeuuid_for, timeuuid_order, to_us
 
 MINUTE_US = 60_000_000
 HOUR_US = 3_600_000_000
@@ -71,7 +62,7 @@ class ScyllaOutboxMixin:
         writes: list[c.Write] = []
         buckets: set[int] = set()
         for event in events:
-            created = c.monotonic_now_us()  # strictly increasing: the emit order is the publish order
+            created = t.monotonic_now_us()  # strictly increasing: the emit order is the publish order
             tid = timeuuid_for(created, event.event_id)
             bucket = created // MINUTE_US
             buckets.add(bucket)
@@ -103,7 +94,7 @@ class ScyllaOutboxMixin:
         if limit <= 0:
             return []
         now_us = to_us(now)
-        current = c.monotonic_now_us() // MINUTE_US
+        current = t.monotonic_now_us() // MINUTE_US
         due: list[uuid.UUID] = []
         stale: list[c.Write] = []
         for marker in cql.rows(SELECT_PENDING_BUCKETS, (SHARD,)):

@@ -16,8 +16,10 @@ from typing import Any
 
 from storage.records_messages import MessageRecord, MessageWindow, SyncRooms
 from storage.scylla import cql as c
-from storage.scylla.cql import cql, deleted_in_unit, fetch_all, month_bucket, timeuuid_for, timeuuid_order, to_us
+from storage.scylla import timeuuids as t
+from storage.scylla.cql import cql, deleted_in_unit, fetch_all
 from storage.scylla.messages import SELECT_MESSAGES_IN, ScyllaMessagesMixin, message_record
+from storage.scylla.timeuuids import month_bucket, timeuuid_for, timeuuid_order, to_us
 
 # Rows read per room beyond what is wanted, for the hidden and deleted ones among the newest.
 HEAD_SLACK = 20
@@ -55,16 +57,16 @@ def _time_of(tid: uuid.UUID) -> int:
 def _bounds(window: MessageWindow) -> tuple[uuid.UUID, uuid.UUID]:
     """The window's cursor and date bounds as exclusive timeuuids (lower, upper), in the table's order
     (visible_from is not a bound: messages sent to the viewer before it are in the window)."""
-    lower = [c.LOWEST_TIMEUUID]
-    upper = [c.HIGHEST_TIMEUUID]
+    lower = [t.LOWEST_TIMEUUID]
+    upper = [t.HIGHEST_TIMEUUID]
     if window.after is not None:
         lower.append(timeuuid_for(to_us(window.after.created_at), window.after.id))
     if window.after_date is not None:  # created_at > after_date
-        lower.append(c.max_timeuuid(to_us(window.after_date)))
+        lower.append(t.max_timeuuid(to_us(window.after_date)))
     if window.before is not None:
         upper.append(timeuuid_for(to_us(window.before.created_at), window.before.id))
     if window.before_date is not None:  # created_at < before_date
-        upper.append(c.min_timeuuid(to_us(window.before_date)))
+        upper.append(t.min_timeuuid(to_us(window.before_date)))
     return max(lower, key=timeuuid_order), min(upper, key=timeuuid_order)
 
 
@@ -216,18 +218,18 @@ class ScyllaTimelineMixin(ScyllaMessagesMixin):
         # Messages created since then are news (created_at <= updated_at): those since the viewer's latest
         # join, the newest of each room,
         # from its newest month for all rooms at once; a room that needs more walks its older months.
-        lower = {r: c.max_timeuuid(max(since_us, joined[r]) - 1) for r in ids}
+        lower = {r: t.max_timeuuid(max(since_us, joined[r]) - 1) for r in ids}
         months = {r: [b for b in buckets[r] if b >= month_bucket(max(since_us, joined[r]))] for r in ids}
         limit = per_room + HEAD_SLACK
-        heads = self._heads({r: months[r][0] for r in ids if months[r]}, c.max_timeuuid(since_us - 1), limit)
+        heads = self._heads({r: months[r][0] for r in ids if months[r]}, t.max_timeuuid(since_us - 1), limit)
         for room_id in ids:
             head = heads.get(room_id, [])
             start = max(since_us, joined[room_id])
             rows: Iterator[dict[str, Any]] = iter([row for row in head if row["created_at"] >= start])
             if len(head) >= limit:  # the month holds more: walk the room
-                rows = self._scan(room_id, months[room_id], lower[room_id], c.HIGHEST_TIMEUUID)
+                rows = self._scan(room_id, months[room_id], lower[room_id], t.HIGHEST_TIMEUUID)
             elif len(months[room_id]) > 1:
-                rest = self._scan(room_id, months[room_id][1:], lower[room_id], c.HIGHEST_TIMEUUID)
+                rest = self._scan(room_id, months[room_id][1:], lower[room_id], t.HIGHEST_TIMEUUID)
                 rows = _chain([row for row in head if row["created_at"] >= start], rest)
             found: list[MessageRecord] = []
             for row in rows:
@@ -241,7 +243,7 @@ class ScyllaTimelineMixin(ScyllaMessagesMixin):
         sent = cql.rows_many(
             SELECT_SENT_TO + " LIMIT ?",
             [
-                (viewer_id, r, c.max_timeuuid(since_us - 1), c.min_timeuuid(joined[r]), per_room + len(hidden[r]))
+                (viewer_id, r, t.max_timeuuid(since_us - 1), t.min_timeuuid(joined[r]), per_room + len(hidden[r]))
                 for r in before_join
             ],
         )
@@ -288,14 +290,14 @@ class ScyllaTimelineMixin(ScyllaMessagesMixin):
         buckets = self._buckets(ids)
         result: dict[uuid.UUID, MessageRecord] = {}
         # The newest month of every room at once; the rare room whose newest rows are all hidden walks on.
-        heads = self._heads({r: buckets[r][0] for r in ids if buckets[r]}, c.LOWEST_TIMEUUID, HEAD_SLACK)
+        heads = self._heads({r: buckets[r][0] for r in ids if buckets[r]}, t.LOWEST_TIMEUUID, HEAD_SLACK)
         for room_id, rows in heads.items():
             candidates: Iterator[dict[str, Any]] = iter(rows)
             if len(rows) >= HEAD_SLACK:
-                candidates = self._scan(room_id, buckets[room_id], c.LOWEST_TIMEUUID, c.HIGHEST_TIMEUUID)
+                candidates = self._scan(room_id, buckets[room_id], t.LOWEST_TIMEUUID, t.HIGHEST_TIMEUUID)
             elif len(buckets[room_id]) > 1:
                 candidates = _chain(
-                    rows, self._scan(room_id, buckets[room_id][1:], c.LOWEST_TIMEUUID, c.HIGHEST_TIMEUUID)
+                    rows, self._scan(room_id, buckets[room_id][1:], t.LOWEST_TIMEUUID, t.HIGHEST_TIMEUUID)
                 )
             for row in candidates:
                 if not row["is_deleted"] and row["message_id"] not in hidden[room_id] and row["message_id"] not in gone:
@@ -333,11 +335,11 @@ def _split_at_join(window: MessageWindow) -> tuple[uuid.UUID, uuid.UUID, uuid.UU
     """(lower, upper) bounds of the window, and where the part since the viewer's latest join starts
     and the part before it ends (exclusive timeuuids)."""
     lower, upper = _bounds(window)
-    since_join, before_join = lower, c.LOWEST_TIMEUUID
+    since_join, before_join = lower, t.LOWEST_TIMEUUID
     if window.visible_from is not None:
         joined = to_us(window.visible_from)
-        since_join = max(lower, c.max_timeuuid(joined - 1), key=timeuuid_order)
-        before_join = min(upper, c.min_timeuuid(joined), key=timeuuid_order)
+        since_join = max(lower, t.max_timeuuid(joined - 1), key=timeuuid_order)
+        before_join = min(upper, t.min_timeuuid(joined), key=timeuuid_order)
     return lower, upper, since_join, before_join
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cassandra.cqlengine import management
 
 from storage.scylla import cql as c
+from storage.scylla import timeuuids as t
 from storage.scylla.models import ALL_TABLES
 
 # Partitions that several tests share (time buckets of the outbox, the marker partitions): their
@@ -34,7 +35,7 @@ def prepare(keyspace: str) -> None:
 def delete_written_partitions() -> None:
     """Deletes every partition written since the last call (the repository's journal)."""
     written = c.journal_take()
-    later = c.monotonic_now_us() + FUTURE_US
+    later = t.monotonic_now_us() + FUTURE_US
     deletes = []
     for table, key in written:
         where = " AND ".join(f"{k} = ?" for k in c.PARTITION_KEYS[table])
