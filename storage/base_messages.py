@@ -13,7 +13,9 @@ is given, so that a query-first back end (Cassandra, SPEC.md §7) can answer eac
 | reactions_for, reactions_page, reaction_*          | reactions_by_message                       |
 | mentions_for                                       | mentions stored with the message           |
 
-Visibility of a message to a viewer: the viewer's meta row, if there is one, is not sender-blocked
+The meta records below are the state of one message for one member, whichever way a back end keeps
+it (`postgres`: membership periods, read watermarks and rows for hidden messages only). Visibility of a
+message to a viewer: the viewer's meta row, if there is one, is not sender-blocked
 and not deleted for the viewer alone (deleting a message marks all its meta rows deleted, so they
 leave unread counts; such a message is a tombstone, shown only where deleted messages are wanted:
 sync). History and last messages leave deleted messages out. A message of which the viewer has no
@@ -46,10 +48,13 @@ class MessageStore(abc.ABC):
         self,
         message: MessageRecord,
         *,
-        metas: Sequence[MetaRecord] = (),
+        hidden_for: Sequence[int] = (),
         mentions: Sequence[MentionRecord] = (),
     ) -> tuple[MessageRecord, bool]:
-        """Stores a message with its meta rows and mentions, all or nothing.
+        """Stores a message with its mentions, all or nothing, and its read state: it is sent to the
+        room's members of the moment (system messages to nobody), read by its sender, unread by the
+        others, and hidden from the users in `hidden_for` (a p2p partner who blocked the sender). What
+        that costs per member is the back end's: `postgres` writes nothing per member (watermarks).
 
         Idempotent by (sender_id, sender_message_id) when sender_message_id is not empty: if that
         pair exists (also when a concurrent unit of work stored it first), nothing is written and

@@ -127,8 +127,45 @@ class Message(models.Model):
         return f"{self.type} {self.id}"
 
 
+class Membership(models.Model):
+    """One period of a user's membership of a room: from joining until leaving or removal (open while
+    they are a member). A message was sent to a user when one of their periods holds its created_at:
+    read state and the joined-after rule start from these, not from a row per member and message."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    joined_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "chat_membership"
+        indexes = [models.Index(fields=["room", "user", "joined_at"], name="membership_room_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.room_id} from {self.joined_at}"
+
+
+class ReadMark(models.Model):
+    """A read watermark: at `read_at` the user had read every message of the room sent to them up to
+    `up_to` (a message's created_at). One row per MarkMessagesAsRead that moved the watermark forward,
+    so the read time of each message stays known (GetMessageRead): the first mark that covers it."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    up_to = models.DateTimeField()
+    read_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "chat_readmark"
+        indexes = [models.Index(fields=["room", "user", "up_to"], name="readmark_room_user_up_to")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.room_id} up to {self.up_to}"
+
+
 class MessageMeta(models.Model):
-    """Per-participant state of a message: read time, deleted for this user, sender blocked."""
+    """An exception to the read watermark: a message hidden from one member (sent by a p2p partner
+    they blocked). Rows exist only for such messages; read state lives in Membership and ReadMark."""
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="meta")
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")

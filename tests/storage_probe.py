@@ -117,12 +117,20 @@ def participant_update(room_id: uuid.UUID | str, user_id: int | None = None, **f
             if mirrored:
                 _update("rooms_by_user", {"user_id": uid, "room_id": room_uuid}, mirrored)
     else:
-        from storage.models import Participant
+        from storage.models import Membership, Participant
 
         rows = Participant.objects.filter(room_id=room_uuid)
+        periods = Membership.objects.filter(room_id=room_uuid, left_at__isnull=True)
         if user_id is not None:
             rows = rows.filter(user_id=user_id)
+            periods = periods.filter(user_id=user_id)
         rows.update(**values)
+        # The open membership period follows the participation (read state and visibility use it).
+        moved = {"joined_at": values["joined_at"]} if "joined_at" in values else {}
+        if "removed_at" in values:
+            moved["left_at"] = values["removed_at"]
+        if moved:
+            periods.update(**moved)
 
 
 # --- messages ------------------------------------------------------------------------------------
@@ -181,11 +189,31 @@ def metas(**filters: Any) -> list[MetaRecord]:
 
         found = [meta_record(row) for row in _scan("message_status_by_message")]
     else:
-        from storage.models import MessageMeta
-        from storage.postgres.messages import meta_record as pg_meta_record
-
-        found = [pg_meta_record(m) for m in MessageMeta.objects.order_by("id")]
+        found = _pg_metas(filters.get("message_id"))
     return _matching(found, filters)
+
+
+def _pg_metas(message_id: Any) -> list[MetaRecord]:
+    """The meta records the `postgres` back end derives (membership periods, read marks, hidden rows),
+    for every member who ever was in each message's room."""
+    from storage import get_repository
+    from storage.models import Membership, Message, MessageMeta
+
+    repo = get_repository()
+    users: dict[uuid.UUID, set[int]] = {}
+    for model in (Membership, MessageMeta):
+        for room_id, user_id in model.objects.values_list("room_id", "user_id"):
+            users.setdefault(room_id, set()).add(user_id)
+    messages = Message.objects.order_by("created_at", "id")
+    if message_id is not None:
+        messages = messages.filter(id=message_id)
+    found: list[MetaRecord] = []
+    for message_id_, room_id in messages.values_list("id", "room_id"):
+        for user_id in sorted(users.get(room_id, ())):
+            meta = repo.metas_for_user([message_id_], user_id).get(message_id_)
+            if meta is not None:
+                found.append(meta)
+    return found
 
 
 def reactions(**filters: Any) -> list[ReactionRecord]:

@@ -25,7 +25,7 @@ from storage import get_repository
 from storage.enums import MessageStatus, MessageType, SystemEvent
 from storage.errors import SenderMessageIdBusyError
 from storage.records import ParticipantRecord, RoomRecord
-from storage.records_messages import MentionRecord, MessageRecord, MetaRecord
+from storage.records_messages import MentionRecord, MessageRecord
 
 logger = logging.getLogger(__name__)
 
@@ -153,13 +153,15 @@ def _check_reply_and_forward(
     return reply, forwarded
 
 
-def _mentions(
-    request: SendRequest, message_id: uuid.UUID, participants: Sequence[ParticipantRecord]
-) -> list[MentionRecord]:
-    members = {p.user_id for p in participants}
+def _mentions(request: SendRequest, message_id: uuid.UUID, room_id: uuid.UUID) -> list[MentionRecord]:
+    """The mentions, each of an active member of the room (one look-up for all of them)."""
+    if not request.mentions:
+        return []
+    mentioned = [user_id_of(mention.user, field="mentions") for mention in request.mentions]
+    found = get_repository().participants_get(room_id, mentioned)
+    members = {u for u, p in found.items() if p.removed_at is None}
     records: list[MentionRecord] = []
-    for mention in request.mentions:
-        user_id = user_id_of(mention.user, field="mentions")
+    for mention, user_id in zip(request.mentions, mentioned, strict=True):
         if user_id not in members:
             raise InvalidRequestData(
                 "Mentioned users must be members of the room.",
@@ -171,7 +173,7 @@ def _mentions(
 
 def message_send(*, user_id: int, request: SendRequest) -> SendResult:
     """SendMessage. Checks as the original did (membership 404, permission 403, mentions in p2p 400,
-    blocked partner 403), then stores the message, its meta rows and mentions, moves the room's last
+    blocked partner 403), then stores the message, its read state and mentions, moves the room's last
     message, and emits `status_update` SENT and `message` - one unit of work.
 
     Idempotent by `sender_message_id`: the same id from the same sender returns the first message
@@ -187,7 +189,6 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
 
     reply, forwarded = _check_reply_and_forward(request, room, user_id)
     content, text = _text_and_content(request, room, forwarded)
-    participants = repo.participants_active(room.id)
     now = timezone.now()
     message = MessageRecord(
         id=uuid.uuid4(),
@@ -217,21 +218,14 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
         contact_phone=request.contact_phone,
         file=request.file or (forwarded.file if forwarded else ""),
     )
-    mentions = _mentions(request, message.id, participants)
-    # In p2p, a partner who blocked the sender gets the message hidden (meta is_sender_blocked).
-    blocked_by = {p.user_id for p in participants if room.is_p2p and p.user_id != user_id and p.is_partner_blocked}
-    metas = [
-        MetaRecord(
-            message_id=message.id,
-            room_id=room.id,
-            user_id=p.user_id,
-            read_at=now if p.user_id == user_id else None,
-            is_sender_blocked=p.user_id in blocked_by,
-        )
-        for p in participants
-    ]
-    if not any(m.user_id == user_id for m in metas):
-        metas.append(MetaRecord(message_id=message.id, room_id=room.id, user_id=user_id, read_at=now))
+    mentions = _mentions(request, message.id, room.id)
+    # In p2p, a partner who blocked the sender gets the message hidden. Nothing else of the send
+    # depends on the room's members: its cost does not grow with the room.
+    blocked_by = (
+        [p.user_id for p in repo.participants_active(room.id) if p.user_id != user_id and p.is_partner_blocked]
+        if room.is_p2p
+        else []
+    )
 
     reply_data = messages_data([reply], viewer_id=user_id, with_replies=False)[0] if reply is not None else None
     forwarded_sender = None
@@ -240,7 +234,7 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
 
     with repo.atomic():
         try:
-            stored, created = repo.message_create(message, metas=metas, mentions=mentions)
+            stored, created = repo.message_create(message, hidden_for=blocked_by, mentions=mentions)
         except SenderMessageIdBusyError:
             raise Conflict("A message with this sender_message_id is being stored; retry.") from None
         if not created:

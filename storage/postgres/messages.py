@@ -9,18 +9,18 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import IntegrityError, connections, router
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.constants import OnConflict
 from django.db.models.functions import RowNumber
 from django.db.models.sql import InsertQuery
 
-from storage.models import Mention, Message, MessageMeta, Participant, Reaction, Room
+from storage.models import Mention, Message, Participant, Reaction, Room
+from storage.postgres.read_state import PostgresReadStateMixin, hidden_for, sent_to
 from storage.postgres.rooms import record_from
 from storage.records_messages import (
     MentionRecord,
     MessageRecord,
     MessageWindow,
-    MetaRecord,
     ReactionRecord,
     SyncRooms,
 )
@@ -30,34 +30,14 @@ def message_record(row: Message) -> MessageRecord:
     return record_from(MessageRecord, row)
 
 
-def meta_record(row: MessageMeta) -> MetaRecord:
-    return record_from(MetaRecord, row)
-
-
 def reaction_record(row: Reaction) -> ReactionRecord:
     return record_from(ReactionRecord, row)
 
 
-def _hidden_for(viewer_id: int) -> Exists:
-    """True for a message hidden from the viewer by their meta row: sender-blocked, or deleted for them
-    while the message itself is not deleted (a deleted message stays visible as a tombstone where
-    deleted messages are wanted at all)."""
-    return Exists(
-        MessageMeta.objects.filter(message_id=OuterRef("pk"), user_id=viewer_id).filter(
-            Q(is_sender_blocked=True) | Q(is_deleted=True, message__is_deleted=False)
-        )
-    )
-
-
-def _has_meta_for(viewer_id: int) -> Exists:
-    """True for a message that was sent to the viewer (they have a meta row of it)."""
-    return Exists(MessageMeta.objects.filter(message_id=OuterRef("pk"), user_id=viewer_id))
-
-
 def _window_queryset(window: MessageWindow) -> QuerySet[Message]:
-    qs = Message.objects.filter(room_id=window.room_id, is_deleted=False).filter(~_hidden_for(window.viewer_id))
+    qs = Message.objects.filter(room_id=window.room_id, is_deleted=False).filter(~hidden_for(window.viewer_id))
     if window.visible_from is not None:
-        qs = qs.filter(Q(created_at__gte=window.visible_from) | _has_meta_for(window.viewer_id))
+        qs = qs.filter(Q(created_at__gte=window.visible_from) | sent_to(window.viewer_id))
     if window.before is not None:
         c = window.before
         qs = qs.filter(Q(created_at__lt=c.created_at) | Q(created_at=c.created_at, id__lt=c.id))
@@ -83,14 +63,14 @@ def _insert_unless_conflict(row: Message) -> bool:
         return bool(cursor.rowcount == 1)
 
 
-class PostgresMessagesMixin:
+class PostgresMessagesMixin(PostgresReadStateMixin):
     # --- writes ----------------------------------------------------------------------------------
 
     def message_create(
         self,
         message: MessageRecord,
         *,
-        metas: Sequence[MetaRecord] = (),
+        hidden_for: Sequence[int] = (),
         mentions: Sequence[MentionRecord] = (),
     ) -> tuple[MessageRecord, bool]:
         row = Message(**{f.name: getattr(message, f.name) for f in dataclasses.fields(message)})
@@ -105,20 +85,8 @@ class PostgresMessagesMixin:
                 return existing, False
         else:
             row.save(force_insert=True)
-        if metas:
-            MessageMeta.objects.bulk_create(
-                [
-                    MessageMeta(
-                        message_id=m.message_id,
-                        room_id=m.room_id,
-                        user_id=m.user_id,
-                        read_at=m.read_at,
-                        is_deleted=m.is_deleted,
-                        is_sender_blocked=m.is_sender_blocked,
-                    )
-                    for m in metas
-                ]
-            )
+        if hidden_for:
+            self.hidden_rows_create(message.id, message.room_id, hidden_for)
         if mentions:
             Mention.objects.bulk_create(
                 [Mention(message_id=m.message_id, user_id=m.user_id, tag=m.tag) for m in mentions]
@@ -135,7 +103,6 @@ class PostgresMessagesMixin:
     def messages_soft_delete(self, message_ids: Sequence[uuid.UUID], *, at: datetime) -> None:
         ids = list(message_ids)
         Message.objects.filter(id__in=ids).update(is_deleted=True, deleted_at=at, updated_at=at)
-        MessageMeta.objects.filter(message_id__in=ids, is_deleted=False).update(is_deleted=True)
 
     def room_last_message_replace(
         self, room_id: uuid.UUID, *, message_id: uuid.UUID | None, at: datetime | None
@@ -153,16 +120,6 @@ class PostgresMessagesMixin:
     def reaction_delete(self, message_id: uuid.UUID, user_id: int) -> bool:
         deleted, _ = Reaction.objects.filter(message_id=message_id, user_id=user_id).delete()
         return bool(deleted)
-
-    def meta_mark_read(self, *, room_id: uuid.UUID, user_id: int, up_to: datetime, at: datetime) -> int:
-        return MessageMeta.objects.filter(
-            room_id=room_id,
-            user_id=user_id,
-            read_at__isnull=True,
-            is_deleted=False,
-            is_sender_blocked=False,
-            message__created_at__lte=up_to,
-        ).update(read_at=at)
 
     # --- reads -----------------------------------------------------------------------------------
 
@@ -205,8 +162,8 @@ class PostgresMessagesMixin:
         )
         rows = (
             Message.objects.filter(room_id__in=ids, updated_at__gte=since)
-            .filter(~_hidden_for(viewer_id))
-            .filter(joined_before | _has_meta_for(viewer_id))
+            .filter(~hidden_for(viewer_id))
+            .filter(joined_before | sent_to(viewer_id))
             .annotate(
                 rank=Window(RowNumber(), partition_by=[F("room_id")], order_by=[F("created_at").desc(), F("id").desc()])
             )
@@ -224,57 +181,10 @@ class PostgresMessagesMixin:
             return {}
         candidates = Message.objects.filter(room_id=OuterRef("pk"), is_deleted=False)
         if viewer_id is not None:
-            candidates = candidates.filter(~_hidden_for(viewer_id))
+            candidates = candidates.filter(~hidden_for(viewer_id))
         newest_visible = candidates.order_by("-created_at", "-id").values("id")[:1]
         last_ids = Room.objects.filter(id__in=ids).annotate(last_id=Subquery(newest_visible)).values("last_id")
         return {row.room_id: message_record(row) for row in Message.objects.filter(id__in=last_ids)}
-
-    def unread_counts(self, *, user_id: int, room_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
-        ids = list(set(room_ids))
-        counts: dict[uuid.UUID, int] = dict.fromkeys(ids, 0)
-        if not ids:
-            return counts
-        rows = (
-            MessageMeta.objects.filter(
-                user_id=user_id, room_id__in=ids, read_at__isnull=True, is_deleted=False, is_sender_blocked=False
-            )
-            .values("room_id")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        for row in rows:
-            counts[row["room_id"]] = row["n"]
-        return counts
-
-    def metas_for_user(self, message_ids: Sequence[uuid.UUID], user_id: int) -> dict[uuid.UUID, MetaRecord]:
-        ids = list(set(message_ids))
-        if not ids:
-            return {}
-        return {
-            row.message_id: meta_record(row) for row in MessageMeta.objects.filter(message_id__in=ids, user_id=user_id)
-        }
-
-    def messages_read_by_others(self, message_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-        ids = list(set(message_ids))
-        if not ids:
-            return set()
-        rows = (
-            MessageMeta.objects.filter(message_id__in=ids, read_at__isnull=False)
-            .exclude(user_id=F("message__sender_id"))
-            .values_list("message_id", flat=True)
-            .distinct()
-        )
-        return set(rows)
-
-    def message_readers(
-        self, message_id: uuid.UUID, *, exclude_user_id: int | None, limit: int, offset: int
-    ) -> tuple[list[MetaRecord], int]:
-        qs = MessageMeta.objects.filter(message_id=message_id, read_at__isnull=False)
-        if exclude_user_id is not None:
-            qs = qs.exclude(user_id=exclude_user_id)
-        total = qs.count()
-        rows = qs.order_by("read_at", "user_id")[offset : offset + limit]
-        return [meta_record(r) for r in rows], total
 
     def reactions_for(self, message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[ReactionRecord]]:
         ids = list(set(message_ids))

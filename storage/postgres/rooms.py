@@ -17,7 +17,7 @@ from django.utils import timezone
 from storage.base_rooms import PARTICIPANT_FLAGS, ROOM_UPDATABLE_FIELDS
 from storage.enums import Role
 from storage.errors import P2PRoomExistsError
-from storage.models import Participant, Room
+from storage.models import Membership, Participant, Room
 from storage.records import ParticipantRecord, RoomDraft, RoomPageQuery, RoomRecord, UserRecord
 from storage.users import user_record, users_get
 
@@ -115,6 +115,9 @@ class PostgresRoomsMixin:
             raise
         Participant.objects.bulk_create(
             [Participant(room=room, user_id=user_id, role=role, joined_at=at) for user_id, role in participants]
+        )
+        Membership.objects.bulk_create(
+            [Membership(room=room, user_id=user_id, joined_at=at) for user_id, _ in participants]
         )
         return room_record(room)
 
@@ -254,9 +257,11 @@ class PostgresRoomsMixin:
         self, room_id: uuid.UUID, *, user_ids: Sequence[int], role: str, at: datetime
     ) -> list[ParticipantRecord]:
         user_ids = list(dict.fromkeys(user_ids))
-        existing = set(
-            Participant.objects.filter(room_id=room_id, user_id__in=user_ids).values_list("user_id", flat=True)
+        existing = dict(
+            Participant.objects.filter(room_id=room_id, user_id__in=user_ids).values_list("user_id", "removed_at")
         )
+        joining = [u for u in user_ids if u not in existing or existing[u] is not None]
+        Membership.objects.bulk_create([Membership(room_id=room_id, user_id=u, joined_at=at) for u in joining])
         Participant.objects.filter(room_id=room_id, user_id__in=existing, removed_at__isnull=False).update(
             removed_at=None,
             role=role,
@@ -277,6 +282,7 @@ class PostgresRoomsMixin:
         Participant.objects.filter(room_id=room_id, user_id__in=list(user_ids), removed_at__isnull=True).update(
             removed_at=at, updated_at=at
         )
+        Membership.objects.filter(room_id=room_id, user_id__in=list(user_ids), left_at__isnull=True).update(left_at=at)
 
     def participant_role_set(self, room_id: uuid.UUID, user_id: int, *, role: str) -> ParticipantRecord:
         Participant.objects.filter(room_id=room_id, user_id=user_id, removed_at__isnull=True).update(

@@ -16,9 +16,11 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from storage.enums import MessageType
 from storage.errors import SenderMessageIdBusyError
+from storage.records import ParticipantRecord
 from storage.records_messages import (
     MentionRecord,
     MessageRecord,
@@ -89,6 +91,10 @@ def _message_tid(message: MessageRecord) -> uuid.UUID:
 
 
 class ScyllaMessagesMixin(ScyllaReadStateMixin, ScyllaReactionsMixin):
+    if TYPE_CHECKING:  # the rooms half of the repository (ScyllaRepository combines both)
+
+        def participants_active(self, room_id: uuid.UUID) -> list[ParticipantRecord]: ...
+
     # --- locating ----------------------------------------------------------------------------------
 
     def _locations(self, message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
@@ -105,17 +111,38 @@ class ScyllaMessagesMixin(ScyllaReadStateMixin, ScyllaReactionsMixin):
             rows.update((row["message_id"], row) for row in found)
         return rows
 
+    def _metas_of_new(self, message: MessageRecord, hidden_for: Sequence[int]) -> list[MetaRecord]:
+        """A meta row per active member (read by the sender, sender-blocked for `hidden_for`); none
+        for system messages."""
+        if message.type == MessageType.SYSTEM:
+            return []
+        members = {p.user_id for p in self.participants_active(message.room_id)}
+        if message.sender_id is not None:
+            members.add(message.sender_id)
+        hidden = set(hidden_for)
+        return [
+            MetaRecord(
+                message_id=message.id,
+                room_id=message.room_id,
+                user_id=u,
+                read_at=message.created_at if u == message.sender_id else None,
+                is_sender_blocked=u in hidden,
+            )
+            for u in sorted(members)
+        ]
+
     def message_create(
         self,
         message: MessageRecord,
         *,
-        metas: Sequence[MetaRecord] = (),
+        hidden_for: Sequence[int] = (),
         mentions: Sequence[MentionRecord] = (),
     ) -> tuple[MessageRecord, bool]:
         if message.sender_message_id and message.sender_id is not None:
             existing = self._claim_sender_message_id(message)
             if existing is not None:
                 return existing, False
+        metas = self._metas_of_new(message, hidden_for)
         created = to_us(message.created_at)
         tid = _message_tid(message)
         bucket = month_bucket(created)
@@ -305,7 +332,6 @@ class ScyllaMessagesMixin(ScyllaReadStateMixin, ScyllaReactionsMixin):
             )
         )
 
-
     # --- reads -----------------------------------------------------------------------------------
 
     def message_get(self, message_id: uuid.UUID) -> MessageRecord | None:
@@ -320,5 +346,3 @@ class ScyllaMessagesMixin(ScyllaReadStateMixin, ScyllaReactionsMixin):
             return None
         claim = cql.one(SELECT_SENDER_CLAIM, (sender_id, sender_message_id))
         return self.message_get(claim["message_id"]) if claim is not None else None
-
-

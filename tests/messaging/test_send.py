@@ -31,8 +31,8 @@ pytestmark = pytest.mark.django_db
 # Measured: 10 (token auth, membership, idempotency look-up, participants, BEGIN/COMMIT and 4 writes);
 # a reply adds its checks (2) and the formatting of the replied-to message (6), whatever the number of
 # mentions or participants.
-SEND_MAX_QUERIES = 10
-SEND_WITH_REPLY_MAX_QUERIES = 18
+SEND_MAX_QUERIES = 8
+SEND_WITH_REPLY_MAX_QUERIES = 17
 
 
 # --- an independent client-side implementation of SPEC.md §6 (not kernel.crypto) -------------
@@ -154,9 +154,7 @@ def test_response_and_event_encode_as_proto(api, user_factory) -> None:
     assert message["reply"]["id"] == first["id"] and "reply" not in message["reply"]
     assert message["mentions"] == [{"tag": "@alice", "user": str(alice.id)}]
     assert (message["location_latitude"], message["location_longitude"]) == (40.4, -3.7)
-    assert [(m.user_id, m.tag) for m in probe.mentions(message_id=uuid.UUID(message["id"]))] == [
-        (alice.id, "@alice")
-    ]
+    assert [(m.user_id, m.tag) for m in probe.mentions(message_id=uuid.UUID(message["id"]))] == [(alice.id, "@alice")]
 
 
 @pytest.mark.parametrize(

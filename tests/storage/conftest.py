@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from storage import ChatRepository, get_repository
 from storage.records import RoomDraft, RoomRecord
-from storage.records_messages import MessageRecord, MetaRecord
+from storage.records_messages import MessageRecord
 
 
 @pytest.fixture
@@ -79,13 +79,12 @@ def make_message(
     *,
     text: str = "hello",
     at: datetime | None = None,
-    readers: Sequence[Any] = (),
     sender_message_id: str = "",
     hidden_for: Sequence[Any] = (),
     type: str = "user_message",
 ) -> MessageRecord:
-    """A message with meta rows as SendMessage writes them: read by the sender, unread by `readers`
-    (the other participants to give a meta row), sender-blocked for `hidden_for`."""
+    """A message as SendMessage stores it: sent to the room's members (read by the sender, unread by
+    the others), hidden from `hidden_for` (sender-blocked)."""
     at = at or timezone.now()
     message = MessageRecord(
         id=uuid.uuid4(),
@@ -98,14 +97,8 @@ def make_message(
         text=text,
         sender_message_id=sender_message_id,
     )
-    metas = [MetaRecord(message_id=message.id, room_id=room.id, user_id=sender.id, read_at=at)]
-    metas += [
-        MetaRecord(message_id=message.id, room_id=room.id, user_id=u.id, is_sender_blocked=u in hidden_for)
-        for u in readers
-        if u.id != sender.id
-    ]
     with repo.atomic():
-        stored, _ = repo.message_create(message, metas=metas if type != "system_message" else ())
+        stored, _ = repo.message_create(message, hidden_for=[u.id for u in hidden_for])
         repo.room_last_message_set(room.id, message_id=message.id, at=at)
     return stored
 

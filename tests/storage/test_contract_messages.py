@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from storage import ChatRepository
-from storage.records_messages import MentionRecord, MessageCursor, MessageRecord, MessageWindow, MetaRecord
+from storage.records_messages import MentionRecord, MessageCursor, MessageRecord, MessageWindow
 from tests.storage.conftest import ago, make_message, make_room, month_start
 
 
@@ -59,7 +59,7 @@ def test_create_and_read_back(repo: ChatRepository, users: Any) -> None:
 def test_sender_message_id_makes_a_send_idempotent(repo: ChatRepository, users: Any) -> None:
     owner, member = users(2)
     room = make_room(repo, owner, [member])
-    first = make_message(repo, room, owner, sender_message_id="client-1", readers=[member])
+    first = make_message(repo, room, owner, sender_message_id="client-1")
     again = MessageRecord(
         id=uuid.uuid4(),
         room_id=room.id,
@@ -71,7 +71,7 @@ def test_sender_message_id_makes_a_send_idempotent(repo: ChatRepository, users: 
         sender_message_id="client-1",
     )
     with repo.atomic():
-        stored, created = repo.message_create(again, metas=[MetaRecord(again.id, room.id, member.id)])
+        stored, created = repo.message_create(again)
     assert (stored, created) == (first, False)
     assert repo.message_get(again.id) is None
     assert repo.message_get_by_sender_message_id(owner.id, "client-1") == first
@@ -106,7 +106,7 @@ def test_concurrent_sends_of_one_sender_message_id_store_one_message(users: Any)
                 sender_message_id="same",
             )
             with repo.atomic():
-                stored, created = repo.message_create(message, metas=[MetaRecord(message.id, room.id, member.id)])
+                stored, created = repo.message_create(message)
             results.append((stored.id, created))
         finally:
             connection.close()
@@ -123,19 +123,16 @@ def test_concurrent_sends_of_one_sender_message_id_store_one_message(users: Any)
 
 def test_history_pages_cursors_dates_and_visibility(repo: ChatRepository, users: Any) -> None:
     owner, member, late = users(3)
-    room = make_room(repo, owner, [member, late])
+    room = make_room(repo, owner, [member], at=ago(hours=2))
     base = ago(hours=1)
-    messages = [
-        make_message(
-            repo,
-            room,
-            owner if i % 2 else member,
-            text=f"m{i}",
-            at=base + timedelta(minutes=i),
-            readers=[member, owner],
+    messages = []
+    for i in range(8):
+        if i == 6:  # `late` joins between the 6th and the 7th message
+            with repo.atomic():
+                repo.participants_add(room.id, user_ids=[late.id], role="MEMBER", at=base + timedelta(minutes=5.5))
+        messages.append(
+            make_message(repo, room, owner if i % 2 else member, text=f"m{i}", at=base + timedelta(minutes=i))
         )
-        for i in range(8)
-    ]
     newest_first = list(reversed(messages))
     window = MessageWindow(room_id=room.id, viewer_id=member.id)
     assert _ids(repo.messages_page(window, limit=3)) == _ids(newest_first[:3])
@@ -159,7 +156,7 @@ def test_history_pages_cursors_dates_and_visibility(repo: ChatRepository, users:
     # Deleted messages leave everyone's history; a sender-blocked one leaves the blocker's only.
     with repo.atomic():
         repo.messages_soft_delete([messages[7].id], at=timezone.now())
-    blocked = make_message(repo, room, owner, text="blocked", readers=[member], hidden_for=[member])
+    blocked = make_message(repo, room, owner, text="blocked", hidden_for=[member])
     assert _ids(repo.messages_page(window, limit=2)) == [messages[6].id, messages[5].id]
     assert repo.messages_count(window) == 7
     assert _ids(repo.messages_page(MessageWindow(room_id=room.id, viewer_id=owner.id), limit=1)) == [blocked.id]
@@ -188,7 +185,7 @@ def test_history_walks_time_buckets(repo: ChatRepository, users: Any) -> None:
 def test_edit_and_delete(repo: ChatRepository, users: Any) -> None:
     owner, member = users(2)
     room = make_room(repo, owner, [member])
-    message = make_message(repo, room, owner, readers=[member])
+    message = make_message(repo, room, owner)
     later = timezone.now() + timedelta(seconds=1)
     with repo.atomic():
         edited = repo.message_edit(message.id, content="c2", text="t2", at=later)
@@ -214,9 +211,9 @@ def test_last_messages_skip_deleted_and_hidden_also_inside_the_deleting_unit(rep
     owner, member = users(2)
     room = make_room(repo, owner, [member])
     empty = make_room(repo, owner, [member])
-    first = make_message(repo, room, owner, readers=[member])
-    second = make_message(repo, room, member, readers=[owner])
-    hidden = make_message(repo, room, owner, readers=[member], hidden_for=[member])
+    first = make_message(repo, room, owner)
+    second = make_message(repo, room, member)
+    hidden = make_message(repo, room, owner, hidden_for=[member])
     assert repo.last_messages([room.id, empty.id], viewer_id=member.id) == {room.id: second}
     assert repo.last_messages([room.id], viewer_id=owner.id) == {room.id: hidden}
     with repo.atomic():
@@ -230,9 +227,9 @@ def test_last_messages_skip_deleted_and_hidden_also_inside_the_deleting_unit(rep
 
 def test_read_state_unread_counts_receipts(repo: ChatRepository, users: Any) -> None:
     owner, reader, other = users(3)
-    room = make_room(repo, owner, [reader, other])
-    messages = [make_message(repo, room, owner, at=ago(minutes=10 - i), readers=[reader, other]) for i in range(4)]
-    mine = make_message(repo, room, reader, readers=[owner, other])
+    room = make_room(repo, owner, [reader, other], at=ago(hours=1))
+    messages = [make_message(repo, room, owner, at=ago(minutes=10 - i)) for i in range(4)]
+    mine = make_message(repo, room, reader)
     assert repo.unread_counts(user_id=reader.id, room_ids=[room.id, uuid.uuid4()])[room.id] == 4
     assert repo.messages_read_by_others([m.id for m in messages]) == set()
 
@@ -276,8 +273,8 @@ def test_reactions(repo: ChatRepository, users: Any) -> None:
 def test_a_touched_message_is_changed_since(repo: ChatRepository, users: Any) -> None:
     me, other = users(2)
     room = make_room(repo, me, [other], at=ago(days=2))
-    touched = make_message(repo, room, other, at=ago(days=1), readers=[me])
-    make_message(repo, room, other, at=ago(days=1), readers=[me])
+    touched = make_message(repo, room, other, at=ago(days=1))
+    make_message(repo, room, other, at=ago(days=1))
     repo.message_touch(touched.id, at=ago(minutes=5))
     repo.message_touch(uuid.uuid4(), at=ago(minutes=5))  # unknown ids are ignored
 
@@ -291,11 +288,11 @@ def test_messages_since(repo: ChatRepository, users: Any) -> None:
     me, other = users(2)
     room = make_room(repo, me, [other], at=ago(days=2))
     quiet = make_room(repo, me, [other], at=ago(days=2))
-    old = make_message(repo, room, other, at=ago(days=1), readers=[me])
-    edited_old = make_message(repo, room, other, at=ago(hours=20), readers=[me])
+    old = make_message(repo, room, other, at=ago(days=1))
+    edited_old = make_message(repo, room, other, at=ago(hours=20))
     since = ago(hours=1)
-    new = [make_message(repo, room, other, at=ago(minutes=30 - i), readers=[me]) for i in range(3)]
-    hidden = make_message(repo, room, other, readers=[me], hidden_for=[me])
+    new = [make_message(repo, room, other, at=ago(minutes=30 - i)) for i in range(3)]
+    hidden = make_message(repo, room, other, hidden_for=[me])
     repo.message_edit(edited_old.id, content="c", text="t", at=ago(minutes=5))
 
     found = repo.messages_since(room_ids=[room.id, quiet.id], viewer_id=me.id, since=since, per_room=10)
@@ -316,14 +313,14 @@ def test_a_rejoined_member_sees_what_was_sent_to_them_not_what_was_sent_while_aw
 ) -> None:
     owner, member = users(2)
     room = make_room(repo, owner, [member], at=ago(hours=3))
-    before = make_message(repo, room, owner, at=ago(hours=2), readers=[member])
+    before = make_message(repo, room, owner, at=ago(hours=2))
     with repo.atomic():
         repo.participants_remove(room.id, user_ids=[member.id], at=ago(minutes=90))
     away = make_message(repo, room, owner, at=ago(hours=1))
     rejoined = ago(minutes=30)
     with repo.atomic():
         repo.participants_add(room.id, user_ids=[member.id], role="MEMBER", at=rejoined)
-    after = make_message(repo, room, owner, at=ago(minutes=10), readers=[member])
+    after = make_message(repo, room, owner, at=ago(minutes=10))
 
     window = MessageWindow(room_id=room.id, viewer_id=member.id, visible_from=rejoined)
     assert _ids(repo.messages_page(window, limit=10)) == [after.id, before.id]
@@ -342,8 +339,8 @@ def test_a_rejoined_member_sees_what_was_sent_to_them_not_what_was_sent_while_aw
 def test_deleted_messages_are_tombstones_in_sync(repo: ChatRepository, users: Any) -> None:
     owner, member = users(2)
     room = make_room(repo, owner, [member], at=ago(hours=2))
-    kept = make_message(repo, room, owner, at=ago(hours=1), readers=[member])
-    gone = make_message(repo, room, owner, at=ago(minutes=50), readers=[member])
+    kept = make_message(repo, room, owner, at=ago(hours=1))
+    gone = make_message(repo, room, owner, at=ago(minutes=50))
     since = ago(minutes=5)
     with repo.atomic():
         repo.messages_soft_delete([gone.id], at=timezone.now())
@@ -362,10 +359,10 @@ def test_a_failed_unit_of_work_frees_the_sender_message_id_it_claimed(users: Any
     room = make_room(repo, owner, [member])
     with pytest.raises(RuntimeError):
         with repo.atomic():
-            lost = make_message(repo, room, owner, sender_message_id="retry-me", readers=[member])
+            lost = make_message(repo, room, owner, sender_message_id="retry-me")
             raise RuntimeError("after the claim")
     assert repo.message_get_by_sender_message_id(owner.id, "retry-me") is None
     assert repo.message_get(lost.id) is None
     assert repo.unread_counts(user_id=member.id, room_ids=[room.id]) == {room.id: 0}
-    again = make_message(repo, room, owner, sender_message_id="retry-me", readers=[member])
+    again = make_message(repo, room, owner, sender_message_id="retry-me")
     assert repo.message_get_by_sender_message_id(owner.id, "retry-me") == again

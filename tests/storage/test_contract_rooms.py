@@ -246,7 +246,7 @@ def test_sync_rooms_changed_and_gone(repo: ChatRepository, users: Any) -> None:
     assert repo.sync_rooms(user_id=me.id, since=since).changed_room_ids == []
 
     later = since + timedelta(seconds=1)
-    make_message(repo, stays, other, at=later, readers=[me])
+    make_message(repo, stays, other, at=later)
     with repo.atomic():
         repo.participants_remove(left.id, user_ids=[me.id], at=later)
         repo.room_soft_delete(deleted.id, at=later)
