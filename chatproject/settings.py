@@ -153,6 +153,9 @@ NATS_URL = _env_str("NATS_URL", "")
 CHAT_EMBEDDED_NATS_PORT = env.int("CHAT_EMBEDDED_NATS_PORT", default=4222)
 CHAT_NATS_DATA_DIR = _env_str("CHAT_NATS_DATA_DIR", str(DATA_DIR / "nats"))
 CHAT_STREAM_HEARTBEAT_SECONDS = env.float("CHAT_STREAM_HEARTBEAT_SECONDS", default=15.0)
+# The stream registry's Redis pool per process: a caller waits (up to the timeout) for a free connection.
+CHAT_STREAM_REGISTRY_MAX_CONNECTIONS = env.int("CHAT_STREAM_REGISTRY_MAX_CONNECTIONS", default=32)
+CHAT_STREAM_REGISTRY_POOL_TIMEOUT = env.float("CHAT_STREAM_REGISTRY_POOL_TIMEOUT", default=10.0)
 CHAT_OUTBOX_RETENTION_HOURS = env.float("CHAT_OUTBOX_RETENTION_HOURS", default=24.0)
 # Publish outbox events right after commit (off: only the relay publishes; tests of other apps).
 CHAT_PUBLISH_ON_COMMIT = env.bool("CHAT_PUBLISH_ON_COMMIT", default=bool(NATS_URL))

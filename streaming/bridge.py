@@ -1,12 +1,14 @@
 """The bridge: JetStream stream `CHAT_EVENTS` → channel-layer groups (DESIGN.md "Events" 3).
 
 One bridge process holds ONE durable push consumer on the stream (not one per client, as the
-original did). For each event it decodes the envelope once and `group_send`s it to `room.<id>` (room
-subjects) or `user.<id>` (direct subjects) with its stream sequence (the sockets' cursor) and `prev`,
-the sequence of the previous event it sent on the same subject, which lets a socket notice that the
-channel layer dropped one (it then replays the gap from JetStream). A `status_update` SENT goes to its
-sender's user group only, outside that chain (envelope.route). The bridge acks an event only after the
-send; if the channel layer fails it retries in place, so the order is never broken by a redelivery.
+original did). For each event it decodes the envelope once, encodes the sockets' frame text once (a
+socket sends it as it is, envelope.StreamItem) and `group_send`s it, with the few fields the
+per-connection rules read, to `room.<id>` (room subjects) or `user.<id>` (direct subjects) with its
+stream sequence (the sockets' cursor) and `prev`, the sequence of the previous event it sent on the
+same subject, which lets a socket notice that the channel layer dropped one (it then replays the gap
+from JetStream). A `status_update` SENT goes to its sender's user group only, outside that chain
+(envelope.route). The bridge acks an event only after the send; if the channel layer fails it
+retries in place, so the order is never broken by a redelivery.
 
 Several bridges, per-room order kept: `--partition i --partitions N`. A subject belongs to partition
 `crc32(subject) % N`; bridge i owns durable `chat-bridge-p<i>of<N>`, which delivers the whole stream
@@ -267,7 +269,7 @@ class Bridge:
         if group is None:
             await msg.ack()
             return
-        item = StreamItem(
+        item = StreamItem.of_event(  # the socket frame's text is encoded here, once for every socket
             subject=subject,
             seq=seq,
             prev=await self.prev.prev(subject, seq) if chained else None,

@@ -7,11 +7,14 @@ connection:
   4003 when `room_id` is not a room of the user (existence is not revealed);
 - joins `user.<id>` and `room.<id>` of the rooms it streams (the one asked for, or all of the
   user's), registers in the stream registry (push skips live users), sends `{"connected": true}` at
-  once and every CHAT_STREAM_HEARTBEAT_SECONDS;
+  once and, through the process's one heartbeat ticker (streaming.heartbeat), every
+  CHAT_STREAM_HEARTBEAT_SECONDS;
 - with `cursor`, first replays what the user missed after it (its rooms and direct subject, in
   stream order), then goes live; a cursor JetStream no longer covers gets `resync_required`;
 - per live event: drops duplicates, replays a gap first when the event's `prev` shows one was lost,
-  then applies the per-event rules; every event frame carries its `cursor`;
+  then applies the per-event rules; every event frame carries its `cursor`, and is sent as the
+  bridge (or replay) encoded it, once per event: a connection only decides, it does not re-encode
+  (nor hop to a thread per event: see dispatch());
 - takes client frames `{"typing": {"room_id", "is_typing"}}` (members only, rate-limited) and
   `{"ping": ...}` (answered with `{"pong": ...}`).
 """
@@ -26,19 +29,19 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 
 from domain.access import is_room_member
 from events.subjects import direct_subject, room_subject
 from kernel.errors import NotFound
 from streaming import rules, selectors, typing_indicator
 from streaming.db import db_async
-from streaming.envelope import StreamItem, room_group, user_group
+from streaming.envelope import GROUP_MESSAGE_TYPE, StreamItem, room_group, user_group
+from streaming.heartbeat import HEARTBEAT_TEXT, process_ticker
 from streaming.jetstream import MAX_AGE_SECONDS, NatsUnavailableError
 from streaming.nats_client import shared_connection
 from streaming.registry import get_registry
 from streaming.replay import ResyncRequiredError, read_after, stream_bounds
-from streaming.rules import Action, StreamCursor, Verdict, error_frame, frame_of
+from streaming.rules import Action, StreamCursor, Verdict, error_frame, frame_text_of
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +66,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
         self.room_subjects: set[str] = set()
         self.joined: set[str] = set()
         self.single_room: uuid.UUID | None = None
-        self.heartbeat: asyncio.Task[None] | None = None
-        self.typing_limiter = typing_indicator.TypingLimiter()
+        self.typing_limiter: typing_indicator.TypingLimiter | None = None  # at the first typing frame
         await self.accept()
 
         user = self.scope.get("user")
@@ -79,9 +81,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
         room_param = _param(params, "room_id")
         try:
             self.single_room = uuid.UUID(room_param) if room_param else None
-            room_ids = await db_async(selectors.stream_room_ids)(
-                user_id=user.pk, room_id=self.single_room
-            )
+            room_ids = await db_async(selectors.stream_room_ids)(user_id=user.pk, room_id=self.single_room)
         except (ValueError, NotFound):
             await self._refuse(CLOSE_ROOM_NOT_ALLOWED, "not_found", "Room not found.")
             return
@@ -94,12 +94,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
         bounds = await self._bounds()
         await self._join([user_group(self.user_id), *(room_group(r) for r in room_ids)])
         await get_registry().register(self.user_id, self.channel_name)
-        await self.send_json({"connected": True})
+        await self.send(text_data=HEARTBEAT_TEXT)
 
         cursor_param = _param(params, "cursor")
         if not cursor_param or not await self._replay_from(cursor_param, bounds):
             await self._go_live(bounds)
-        self.heartbeat = asyncio.create_task(self._heartbeat())
+        process_ticker().join(self)
 
     async def _go_live(self, bounds: tuple[int, int] | None) -> None:
         """From the stream's end at connect on: what the groups were joined too late for is read back."""
@@ -111,9 +111,23 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
     def _subjects(self) -> list[str]:
         return [self.direct_subject, *sorted(self.room_subjects)]
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """channels' dispatch, but a live event skips its sweep of stale database connections (a
+        thread hop per socket per event): this consumer reaches the database only through db_async,
+        which sweeps around every call."""
+        if message.get("type") == GROUP_MESSAGE_TYPE:
+            await self.stream_event(message)
+        else:
+            await super().dispatch(message)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:  # also when the server cancels the application without a disconnect
+            process_ticker().leave(self)
+
     async def disconnect(self, code: int) -> None:
-        if self.heartbeat is not None:
-            self.heartbeat.cancel()
+        process_ticker().leave(self)  # first: no heartbeat, no refresh after the unregister below
         if self.user_id is not None:
             try:
                 await get_registry().unregister(self.user_id, self.channel_name)
@@ -152,11 +166,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
             await self.send_json(error_frame("invalid_request_data", "typing needs room_id and is_typing."))
             return
         room_id, is_typing = parsed
-        if room_subject(room_id) not in self.room_subjects and not await db_async(
-            is_room_member
-        )(user_id=self.user_id, room_id=room_id):
+        if room_subject(room_id) not in self.room_subjects and not await db_async(is_room_member)(
+            user_id=self.user_id, room_id=room_id
+        ):
             await self.send_json(error_frame("not_found", "Room not found."))
             return
+        if self.typing_limiter is None:
+            self.typing_limiter = typing_indicator.TypingLimiter()
         if not self.typing_limiter.allow(str(room_id), is_typing):
             return
         try:
@@ -191,27 +207,27 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
 
     async def _apply(self, item: StreamItem) -> None:
         assert self.user_id is not None
-        action = rules.event_action(event=item.event, actor_user_id=item.actor_user_id, user_id=self.user_id)
+        action = rules.event_action(event=item.view, actor_user_id=item.actor_user_id, user_id=self.user_id)
         if action is Action.DROP:
             return
         try:
-            room_id = uuid.UUID(str(item.event["room_id"]))
+            room_id = uuid.UUID(str(item.view["room_id"]))
         except ValueError:
             return
         if action in (Action.ATTACH_ROOM, Action.JOIN):
             room = await db_async(selectors.stream_room)(user_id=self.user_id, room_id=room_id)
             if room is None:
                 return  # not (any more) a member: the room is not this user's to see
-            await self.send_json(frame_of(item, room=room))
+            await self.send(text_data=frame_text_of(item, room=room))
             if (
                 action is Action.JOIN
-                and rules.joins_streaming(event=item.event, actor_user_id=item.actor_user_id, user_id=self.user_id)
+                and rules.joins_streaming(event=item.view, actor_user_id=item.actor_user_id, user_id=self.user_id)
                 and self.single_room in (None, room_id)
             ):
                 await self._start_room(room_id, after=item.seq)
             return
-        await self.send_json(frame_of(item))
-        if action is Action.LEAVE and rules.leaves_streaming(event=item.event, user_id=self.user_id):
+        await self.send(text_data=item.text)
+        if action is Action.LEAVE and rules.leaves_streaming(event=item.view, user_id=self.user_id):
             await self._stop_room(room_id)
 
     # --- rooms joining and leaving the connection --------------------------------------------------
@@ -288,9 +304,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
             nc = await shared_connection()
             # The stream's end now (not at connect): the groups are joined, later events come live.
             # Rooms left while away too: their events up to the user's own room_leave are theirs.
-            left = await db_async(selectors.left_room_ids)(
-                user_id=self.user_id, within_seconds=MAX_AGE_SECONDS
-            )
+            left = await db_async(selectors.left_room_ids)(user_id=self.user_id, within_seconds=MAX_AGE_SECONDS)
             left_subjects = frozenset(room_subject(r) for r in left)
             items = await read_after(nc.jetstream(), subjects=[*self._subjects(), *left_subjects], after=cursor)
         except Exception as exc:
@@ -314,20 +328,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
                 self.cursor.mark(missed)
                 await self._apply(missed)
 
-    # --- heartbeat ---------------------------------------------------------------------------------
+    # --- heartbeat (streaming.heartbeat calls it for every connection of the process) ---------------
 
-    async def _heartbeat(self) -> None:
-        assert self.user_id is not None
-        interval = float(getattr(settings, "CHAT_STREAM_HEARTBEAT_SECONDS", 15.0))
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.send_json({"connected": True})
-                await get_registry().refresh(self.user_id, self.channel_name)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.warning("stream: heartbeat of %s failed", self.channel_name, exc_info=True)
+    async def heartbeat(self) -> None:
+        await self.send(text_data=HEARTBEAT_TEXT)
 
     async def _refuse(self, code: int, error_code: str, message: str) -> None:
         await self.send_json(error_frame(error_code, message))

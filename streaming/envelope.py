@@ -117,8 +117,46 @@ def user_group(user_id: object) -> str:
 
 GROUP_MESSAGE_TYPE = "stream.event"
 
+# The fields of an event's payload that the per-connection rules read (streaming.rules); the other
+# kinds are told apart by their key alone.
+ROUTING_FIELDS: dict[str, tuple[str, ...]] = {
+    "status_update": ("status", "sender_id"),
+    "room_join": ("user_id",),
+    "room_leave": ("users_id",),
+}
 
-@dataclass(frozen=True)
+
+def routing_view(event: dict[str, Any]) -> dict[str, Any]:
+    """What the per-connection rules read of an event, in the event's own shape: its ids, and its
+    kind with only the fields of ROUTING_FIELDS (other kinds: True)."""
+    view: dict[str, Any] = {"event_id": event.get("event_id", ""), "room_id": event.get("room_id", "")}
+    for kind in EVENT_KEYS:
+        if kind in event:
+            fields = ROUTING_FIELDS.get(kind)
+            value = event[kind]
+            if fields is None:
+                view[kind] = True
+            else:
+                view[kind] = {f: value[f] for f in fields if f in value} if isinstance(value, dict) else value
+    return view
+
+
+def frame_text(event: dict[str, Any], seq: int) -> str:
+    """The socket frame of an event as the client gets it: the MessageEvent fields and the cursor."""
+    return json.dumps({**event, "cursor": str(seq)})
+
+
+def frame_text_with_room(text: str, room: Any) -> str:
+    """A frame_text() with the room as the receiving user sees it (`is_room_updated`, `room_join`),
+    the room placed as it would have been in the event (before the cursor)."""
+    frame = json.loads(text)
+    cursor = frame.pop("cursor")
+    frame["room"] = room
+    frame["cursor"] = cursor
+    return json.dumps(frame)
+
+
+@dataclass(frozen=True, slots=True)
 class StreamItem:
     """One stored event as the bridge forwards it and replay reads it.
 
@@ -126,14 +164,30 @@ class StreamItem:
     event the bridge sent on the same subject to the same group, so a socket can tell it missed one
     (None: unknown). `chained` is False for an event routed off its subject's group (a SENT status,
     sent to its sender's user group only): it is not part of the chain `prev` describes.
+    `view` is what the per-connection rules read of the event (routing_view), `text` its socket
+    frame (frame_text), encoded once per event, not once per socket.
     """
 
     subject: str
     seq: int
     prev: int | None
     actor_user_id: str
-    event: dict[str, Any]
+    view: dict[str, Any]
+    text: str
     chained: bool = True
+
+    @classmethod
+    def of_event(
+        cls,
+        *,
+        subject: str,
+        seq: int,
+        prev: int | None,
+        actor_user_id: str,
+        event: dict[str, Any],
+        chained: bool = True,
+    ) -> StreamItem:
+        return cls(subject, seq, prev, actor_user_id, routing_view(event), frame_text(event, seq), chained)
 
     def group_message(self) -> dict[str, Any]:
         return {
@@ -142,18 +196,17 @@ class StreamItem:
             "seq": self.seq,
             "prev": self.prev,
             "actor": self.actor_user_id,
-            "event": self.event,
+            "view": self.view,
+            "text": self.text,
             "chained": self.chained,
         }
 
     @classmethod
     def from_group_message(cls, message: dict[str, Any]) -> StreamItem:
-        prev = message.get("prev")
-        return cls(
-            subject=str(message["subject"]),
-            seq=int(message["seq"]),
-            prev=None if prev is None else int(prev),
-            actor_user_id=str(message.get("actor") or ""),
-            event=message["event"],
-            chained=bool(message.get("chained", True)),
-        )
+        raw_prev = message.get("prev")
+        subject, seq, prev = str(message["subject"]), int(message["seq"]), None if raw_prev is None else int(raw_prev)
+        actor, chained = str(message.get("actor") or ""), bool(message.get("chained", True))
+        if "text" not in message:  # from a bridge of the previous release: the whole event
+            event = message["event"]
+            return cls.of_event(subject=subject, seq=seq, prev=prev, actor_user_id=actor, event=event, chained=chained)
+        return cls(subject, seq, prev, actor, message["view"], message["text"], chained)

@@ -1,11 +1,18 @@
 """The stream registry: which users have a live stream connection right now (push skips them).
 
-A connection registers when it opens, refreshes its entry with every heartbeat and unregisters when
-it closes. An entry lives `ttl` seconds past its last refresh, so a process that died without
-unregistering stops counting after a couple of heartbeats. Two back ends, one interface:
-`RedisStreamRegistry` (REDIS_URL set: shared by every web process and the bridges) keeps one sorted
-set per user (member: the connection, score: its expiry); `MemoryStreamRegistry` serves a single
-process (the embedded `runchat`, where the bridge runs in the web process).
+A connection registers when it opens and unregisters when it closes; the process's heartbeat
+(streaming.heartbeat) refreshes the entries of all its connections at once, in one round trip. An
+entry lives `ttl` seconds past its last refresh, so a process that died without unregistering stops
+counting after a couple of heartbeats. Two back ends, one interface: `RedisStreamRegistry`
+(REDIS_URL set: shared by every web process and the bridges) keeps one sorted set per user (member:
+the connection, score: its expiry); `MemoryStreamRegistry` serves a single process (the embedded
+`runchat`, where the bridge runs in the web process).
+
+The Redis clients keep their connections: one asyncio client per event loop (its connections are
+bound to the loop) and one sync client (push threads), each on a pool of at most
+CHAT_STREAM_REGISTRY_MAX_CONNECTIONS that makes a caller wait for a free connection (up to
+CHAT_STREAM_REGISTRY_POOL_TIMEOUT seconds) instead of failing: a thousand sockets closing at once
+queue for the pool.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import weakref
+from collections import defaultdict
 from collections.abc import Iterable
 from functools import cache
 from typing import Any
@@ -22,6 +31,10 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 KEY_PREFIX = "chat:stream:conns:"
+DEFAULT_MAX_CONNECTIONS = 32
+DEFAULT_POOL_TIMEOUT_SECONDS = 10.0
+
+Entry = tuple[int, str]  # (user id, connection)
 
 
 def registry_ttl() -> float:
@@ -36,7 +49,11 @@ class StreamRegistry:
         raise NotImplementedError
 
     async def refresh(self, user_id: int, connection: str) -> None:
-        await self.register(user_id, connection)
+        await self.refresh_many([(user_id, connection)])
+
+    async def refresh_many(self, entries: Iterable[Entry]) -> None:
+        """Extends the life of every entry (re-creating any that expired): one round trip."""
+        raise NotImplementedError
 
     async def unregister(self, user_id: int, connection: str) -> None:
         raise NotImplementedError
@@ -56,8 +73,13 @@ class MemoryStreamRegistry(StreamRegistry):
         self._entries: dict[int, dict[str, float]] = {}
 
     async def register(self, user_id: int, connection: str) -> None:
+        await self.refresh_many([(user_id, connection)])
+
+    async def refresh_many(self, entries: Iterable[Entry]) -> None:
+        expiry = time.monotonic() + registry_ttl()
         with self._lock:
-            self._entries.setdefault(int(user_id), {})[connection] = time.monotonic() + registry_ttl()
+            for user_id, connection in entries:
+                self._entries.setdefault(int(user_id), {})[connection] = expiry
 
     async def unregister(self, user_id: int, connection: str) -> None:
         with self._lock:
@@ -80,32 +102,55 @@ class MemoryStreamRegistry(StreamRegistry):
 
 
 class RedisStreamRegistry(StreamRegistry):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, max_connections: int | None = None, pool_timeout: float | None = None) -> None:
         self.url = url
-        self._async_clients: dict[int, Any] = {}  # per event loop: redis.asyncio clients are loop-bound
+        self.max_connections = max_connections or int(
+            getattr(settings, "CHAT_STREAM_REGISTRY_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS)
+        )
+        self.pool_timeout = pool_timeout or float(
+            getattr(settings, "CHAT_STREAM_REGISTRY_POOL_TIMEOUT", DEFAULT_POOL_TIMEOUT_SECONDS)
+        )
+        # redis.asyncio connections belong to the loop that opened them: one client per loop.
+        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._sync_client: Any = None
+        self._sync_lock = threading.Lock()
 
     def _async(self) -> Any:
         loop = asyncio.get_running_loop()
-        client = self._async_clients.get(id(loop))
+        client = self._async_clients.get(loop)
         if client is None:
-            client = aioredis.Redis.from_url(self.url)
-            self._async_clients = {id(loop): client}  # one loop per process outside tests
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.url, max_connections=self.max_connections, timeout=self.pool_timeout
+            )
+            client = self._async_clients[loop] = aioredis.Redis.from_pool(pool)
         return client
 
     def _sync(self) -> Any:
-        if self._sync_client is None:
-            self._sync_client = redis.Redis.from_url(self.url)
-        return self._sync_client
+        with self._sync_lock:
+            if self._sync_client is None:
+                pool = redis.BlockingConnectionPool.from_url(
+                    self.url, max_connections=self.max_connections, timeout=self.pool_timeout
+                )
+                self._sync_client = redis.Redis(connection_pool=pool)
+            return self._sync_client
 
     async def register(self, user_id: int, connection: str) -> None:
-        key = f"{KEY_PREFIX}{int(user_id)}"
+        await self.refresh_many([(user_id, connection)])
+
+    async def refresh_many(self, entries: Iterable[Entry]) -> None:
+        by_user: defaultdict[int, list[str]] = defaultdict(list)
+        for user_id, connection in entries:
+            by_user[int(user_id)].append(connection)
+        if not by_user:
+            return
         ttl = registry_ttl()
         now = time.time()
         async with self._async().pipeline(transaction=False) as pipe:
-            pipe.zadd(key, {connection: now + ttl})
-            pipe.zremrangebyscore(key, "-inf", now)
-            pipe.expire(key, int(ttl) + 1)
+            for user_id, connections in by_user.items():
+                key = f"{KEY_PREFIX}{user_id}"
+                pipe.zadd(key, dict.fromkeys(connections, now + ttl))
+                pipe.zremrangebyscore(key, "-inf", now)
+                pipe.expire(key, int(ttl) + 1)
             await pipe.execute()
 
     async def unregister(self, user_id: int, connection: str) -> None:

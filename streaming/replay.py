@@ -102,7 +102,7 @@ async def read_after(
                 logger.warning("replay: skipping %s #%d: %s", msg.subject, seq, exc)
             else:
                 items.append(
-                    StreamItem(
+                    StreamItem.of_event(
                         subject=msg.subject,
                         seq=seq,
                         prev=last_of.get(msg.subject),

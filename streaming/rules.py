@@ -8,12 +8,14 @@
   `room_join`), start streaming a room (`room_join` of this user), stop streaming one (`room_leave`
   of this user).
 - `replay_visible()`: which replayed events the user may see (membership read off the replay).
+The rules read an event's routing view (streaming.envelope.routing_view), never its frame's text.
 Typing frames: streaming/typing_indicator.py.
 """
 
 from __future__ import annotations
 
 import enum
+import sys
 from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -21,11 +23,9 @@ from typing import Any
 
 from events.subjects import is_room_subject
 from kernel.shapes import Room
-from streaming.envelope import StreamItem
+from streaming.envelope import StreamItem, frame_text_with_room
 
 RECENT_EVENT_IDS = 4096
-TYPING_INTERVAL_SECONDS = 1.0
-TYPING_TTL_SECONDS = 30
 
 
 class Verdict(enum.Enum):
@@ -48,7 +48,10 @@ class StreamCursor:
     `floor`: every event up to this stream sequence is either delivered or not meant for the
     connection (the stream's end when it connected, or the end of its cursor replay); None when it
     is unknown (NATS was unreachable), which turns gap detection off for subjects not seen yet.
+    The recent event ids are interned: the connections of a process share one copy of each.
     """
+
+    __slots__ = ("floor", "_last", "_recent", "cursor")
 
     def __init__(self, floor: int | None) -> None:
         self.floor = floor
@@ -72,16 +75,16 @@ class StreamCursor:
         return Check(Verdict.DELIVER)
 
     def _seen(self, item: StreamItem) -> bool:
-        return str(item.event.get("event_id") or "") in self._recent
+        return str(item.view.get("event_id") or "") in self._recent
 
     def mark(self, item: StreamItem) -> None:
         """Records the item as handled (sent or dropped by the rules: either way not to be replayed)."""
         if item.chained and item.seq > self._last.get(item.subject, 0):
             self._last[item.subject] = item.seq
         self.cursor = max(self.cursor, item.seq)
-        event_id = str(item.event.get("event_id") or "")
+        event_id = str(item.view.get("event_id") or "")
         if event_id:
-            self._recent[event_id] = None
+            self._recent[sys.intern(event_id)] = None
             if len(self._recent) > RECENT_EVENT_IDS:
                 self._recent.popitem(last=False)
 
@@ -129,13 +132,9 @@ def leaves_streaming(*, event: dict[str, Any], user_id: int | str) -> bool:
     return str(user_id) in [str(u) for u in (event.get("room_leave") or {}).get("users_id") or []]
 
 
-def frame_of(item: StreamItem, *, room: Room | None = None) -> dict[str, Any]:
-    """The socket frame of an event: the MessageEvent fields, the room if attached, and the cursor."""
-    frame = dict(item.event)
-    if room is not None:
-        frame["room"] = room
-    frame["cursor"] = str(item.seq)
-    return frame
+def frame_text_of(item: StreamItem, *, room: Room | None = None) -> str:
+    """The socket frame's text of an event: as the bridge encoded it, or with the room attached."""
+    return item.text if room is None else frame_text_with_room(item.text, room)
 
 
 def error_frame(code: str, message: str, details: str = "") -> dict[str, Any]:
@@ -151,9 +150,7 @@ def _membership_change(event: dict[str, Any], user_id: str) -> bool | None:
     return None
 
 
-def replay_visible(
-    items: list[StreamItem], *, user_id: int | str, left_room_ids: Collection[str] = ()
-) -> list[bool]:
+def replay_visible(items: list[StreamItem], *, user_id: int | str, left_room_ids: Collection[str] = ()) -> list[bool]:
     """Which replayed events the user may see. A replay covers the rooms the user is a member of now,
     and the rooms in `left_room_ids` that the user left recently, from the cursor on: the events of a
     room from before the user joined it, after the user left it, or between leaving and re-joining,
@@ -163,14 +160,14 @@ def replay_visible(
     left = {str(room) for room in left_room_ids}
     member: dict[str, bool] = {}
     for item in items:  # a room whose first change is a join was not the user's before it
-        change = _membership_change(item.event, me)
-        room = str(item.event.get("room_id") or "")
+        change = _membership_change(item.view, me)
+        room = str(item.view.get("room_id") or "")
         if change is not None and room not in member:
             member[room] = not change
     visible: list[bool] = []
     for item in items:
-        room = str(item.event.get("room_id") or "")
-        change = _membership_change(item.event, me)
+        room = str(item.view.get("room_id") or "")
+        change = _membership_change(item.view, me)
         if change is True:
             member[room] = True
         visible.append(not is_room_subject(item.subject) or member.get(room, room not in left) or change is False)

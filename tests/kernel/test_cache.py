@@ -12,7 +12,10 @@ from kernel.cache import SharedPoolRedisCache
 
 
 def _fresh_cache() -> SharedPoolRedisCache:
-    return SharedPoolRedisCache(settings.REDIS_URL, {"KEY_PREFIX": "cache-test"})
+    # Options of its own: a pool apart from the project cache's, which other tests use.
+    return SharedPoolRedisCache(
+        settings.REDIS_URL, {"KEY_PREFIX": "cache-test", "OPTIONS": {"client_name": "cache-test"}}
+    )
 
 
 def test_the_project_cache_is_the_shared_pool_backend() -> None:

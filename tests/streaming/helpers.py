@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,7 @@ class StreamClient:
     def __init__(self, communicator: WebsocketCommunicator) -> None:
         self.communicator = communicator
         self.frames: list[Frame] = []
+        self.texts: list[str] = []  # the frames as received, before parsing
         self.close_code: int | None = None
 
     @classmethod
@@ -65,9 +67,8 @@ class StreamClient:
         if message["type"] == "websocket.close":
             self.close_code = message.get("code")
             return {"__closed__": self.close_code}
-        import json
-
         frame: Frame = json.loads(message["text"])
+        self.texts.append(message["text"])
         self.frames.append(frame)
         return frame
 

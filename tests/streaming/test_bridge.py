@@ -29,8 +29,6 @@ from tests.streaming.helpers import StreamClient, create_group, make_users, mess
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-
-
 def _send_in_background(user, room_id: str, texts: list[str], pause: float = 0.0) -> threading.Thread:
     def run() -> None:
         from django.db import connection
@@ -313,7 +311,7 @@ async def test_a_restarted_bridge_resumes_in_order_at_the_first_unacked_event() 
     try:
         await publish(3)
         got = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(3)]
-        assert [g["event"]["delete_message"] for g in got] == ["m1", "m2", "m3"]
+        assert [json.loads(g["text"])["delete_message"] for g in got] == ["m1", "m2", "m3"]
         assert [g["prev"] for g in got] == [got[0]["seq"] - 1, got[0]["seq"], got[1]["seq"]]
     finally:
         await bridge.drain()

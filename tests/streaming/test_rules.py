@@ -17,8 +17,12 @@ ROOM = "r1"
 SUBJECT = f"CHAT_EVENTS.{ROOM}"
 
 
+def stored(subject: str, seq: int, prev: int | None, event: dict, *, chained: bool = True) -> StreamItem:
+    return StreamItem.of_event(subject=subject, seq=seq, prev=prev, actor_user_id="9", event=event, chained=chained)
+
+
 def item(seq: int, prev: int | None, event: dict, *, subject: str = SUBJECT, chained: bool = True) -> StreamItem:
-    return StreamItem(subject, seq, prev, "9", {"event_id": f"e{seq}", "room_id": ROOM, **event}, chained)
+    return stored(subject, seq, prev, {"event_id": f"e{seq}", "room_id": ROOM, **event}, chained=chained)
 
 
 def test_event_actions_follow_the_original_rules() -> None:
@@ -72,7 +76,7 @@ def test_the_cursor_drops_duplicates_and_spots_gaps_per_subject() -> None:
     assert cursor.check(sent).verdict is Verdict.DUPLICATE
     assert cursor.last_for(SUBJECT) == 12
     # The same event stored twice (a republish outside JetStream's window) is dropped by id.
-    again = StreamItem(SUBJECT, 20, 12, "9", {"event_id": "e12", "room_id": ROOM})
+    again = stored(SUBJECT, 20, 12, {"event_id": "e12", "room_id": ROOM})
     assert cursor.check(again).verdict is Verdict.DUPLICATE
 
 
@@ -85,12 +89,20 @@ def test_a_replay_hides_a_room_before_the_user_joined_and_after_they_left() -> N
     me = "1"
     items = [
         item(1, None, {"message": {"id": "before join"}}),
-        StreamItem("CHAT_DIRECT_EVENTS.1", 2, None, "9", {"room_id": ROOM, "room_join": {"user_id": me}}),
+        stored("CHAT_DIRECT_EVENTS.1", 2, None, {"room_id": ROOM, "room_join": {"user_id": me}}),
         item(3, 1, {"message": {"id": "member"}}),
         item(4, 3, {"room_leave": {"users_id": [me]}}),
         item(5, 4, {"message": {"id": "after leaving"}}),
         item(6, 5, {"room_join": {"user_id": me}}),
         item(7, 6, {"message": {"id": "back"}}),
-        StreamItem("CHAT_EVENTS.r2", 8, None, "9", {"room_id": "r2", "message": {"id": "other room"}}),
+        stored("CHAT_EVENTS.r2", 8, None, {"room_id": "r2", "message": {"id": "other room"}}),
     ]
     assert replay_visible(items, user_id=1) == [False, True, True, True, False, True, True, True]
+
+
+def test_the_connections_of_a_process_keep_one_copy_of_each_recent_event_id() -> None:
+    first, second = StreamCursor(floor=0), StreamCursor(floor=0)
+    # Each socket gets its own copy of a group message (the channel layer decodes it per socket).
+    for cursor in (first, second):
+        cursor.mark(stored(SUBJECT, 1, None, {"event_id": "".join(["event", "-1"]), "room_id": ROOM}))
+    assert next(iter(first._recent)) is next(iter(second._recent))

@@ -1,0 +1,103 @@
+"""The stream's heartbeat: one ticker per process (per event loop), not one task per socket.
+
+Every CHAT_STREAM_HEARTBEAT_SECONDS the ticker sends the heartbeat frame `{"connected": true}` to
+every open stream connection of the process, then refreshes all their registry entries in one round
+trip (StreamRegistry.refresh_many), so an idle socket costs neither a task nor a Redis call of its
+own. The ticker runs while it has connections and stops with the last one. A connection that is
+closing may refuse the frame: that is expected, so it is noted without a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import weakref
+from typing import Protocol
+
+from django.conf import settings
+
+from streaming.registry import get_registry
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_TEXT = json.dumps({"connected": True})
+YIELD_EVERY = 200  # heartbeats sent between two yields to the event loop: live events keep flowing
+
+
+def heartbeat_seconds() -> float:
+    return float(getattr(settings, "CHAT_STREAM_HEARTBEAT_SECONDS", 15.0))
+
+
+class Beating(Protocol):
+    """A stream connection, as the ticker sees it."""
+
+    @property
+    def channel_name(self) -> str: ...
+
+    @property
+    def user_id(self) -> int | None: ...
+
+    async def heartbeat(self) -> None:
+        """Sends the heartbeat frame."""
+
+
+class HeartbeatTicker:
+    """The heartbeat of the connections of one event loop (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._members: dict[Beating, None] = {}  # insertion-ordered set
+        self._task: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def join(self, member: Beating) -> None:
+        self._members[member] = None
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="stream-heartbeat")
+
+    def leave(self, member: Beating) -> None:
+        self._members.pop(member, None)
+        if not self._members and self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(heartbeat_seconds())
+            try:
+                await self.tick()
+            except Exception:
+                logger.exception("stream: heartbeat of %d connection(s) failed", len(self._members))
+
+    async def tick(self) -> None:
+        """One heartbeat: the frame to every connection, then one registry refresh for them all."""
+        for sent, member in enumerate(list(self._members), start=1):
+            if member not in self._members:
+                continue  # closed while the others were beating
+            try:
+                await member.heartbeat()
+            except Exception as exc:
+                logger.info("stream: no heartbeat for %s (closing): %r", member.channel_name, exc)
+            if sent % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        entries = [(m.user_id, m.channel_name) for m in self._members if m.user_id is not None]
+        if not entries:
+            return
+        try:
+            await get_registry().refresh_many(entries)
+        except Exception as exc:
+            logger.warning("stream: registry refresh of %d connection(s) failed: %r", len(entries), exc)
+
+
+_tickers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HeartbeatTicker] = weakref.WeakKeyDictionary()
+
+
+def process_ticker() -> HeartbeatTicker:
+    """The ticker of the running event loop (one per process outside tests)."""
+    loop = asyncio.get_running_loop()
+    ticker = _tickers.get(loop)
+    if ticker is None:
+        ticker = _tickers[loop] = HeartbeatTicker()
+    return ticker
