@@ -50,9 +50,9 @@ test-scylla: venv services
 	bash scripts/cassandra.sh start
 	$(SCYLLA_TEST_ENV) $(PY) -m pytest $(SCYLLA_SUITES) $(PYTEST_ARGS)
 
-# The live stream's latency on the real services (bench/README.md); e.g. make bench BENCH_ARGS="--rate 20"
+# The scenarios on the real services beside a baseline chat (bench/README.md); e.g. make bench BENCH_ARGS="--quick"
 bench: venv services
-	$(PY) bench/stream_latency.py $(BENCH_ARGS)
+	ulimit -n 20000 2>/dev/null || true; $(PY) bench/run.py $(BENCH_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -54,9 +54,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--bridges", type=int, default=1)
     parser.add_argument("--senders", type=int, default=16, help="concurrent REST senders (threads)")
     parser.add_argument("--database", default="postgres://chat:chat@127.0.0.1:5432/chat_bench")
-    parser.add_argument(
-        "--no-db-pool", action="store_true", help="DATABASE_POOL=0: a PostgreSQL connect per request"
-    )
+    parser.add_argument("--no-db-pool", action="store_true", help="DATABASE_POOL=0: a PostgreSQL connect per request")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
     parser.add_argument("--nats-url", default="", help="an existing NATS; default: a private nats-server")
     parser.add_argument("--drain", type=float, default=5.0, help="seconds to wait for late deliveries")

@@ -1,0 +1,1 @@
+"""A tutorial-style Channels chat with no storage: the benchmarks' baseline (bench/README.md)."""
