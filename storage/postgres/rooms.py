@@ -18,6 +18,7 @@ from storage.base_rooms import PARTICIPANT_FLAGS, ROOM_UPDATABLE_FIELDS
 from storage.enums import Role
 from storage.errors import P2PRoomExistsError
 from storage.models import Membership, Participant, Room
+from storage.postgres import membership
 from storage.records import ParticipantRecord, RoomDraft, RoomPageQuery, RoomRecord, UserRecord
 from storage.users import user_record, users_get
 
@@ -142,6 +143,10 @@ class PostgresRoomsMixin:
     # --- a user's rooms -------------------------------------------------------------------------
 
     def membership_get(self, room_id: uuid.UUID, user_id: int) -> tuple[RoomRecord, ParticipantRecord] | None:
+        return membership.membership_get(room_id, user_id)
+
+    def membership_get_orm(self, room_id: uuid.UUID, user_id: int) -> tuple[RoomRecord, ParticipantRecord] | None:
+        """membership_get through the ORM: what the plain statement must answer alike (its test)."""
         p = (
             _participants()
             .select_related("room")
