@@ -156,6 +156,8 @@ CHAT_STREAM_HEARTBEAT_SECONDS = env.float("CHAT_STREAM_HEARTBEAT_SECONDS", defau
 # The stream registry's Redis pool per process: a caller waits (up to the timeout) for a free connection.
 CHAT_STREAM_REGISTRY_MAX_CONNECTIONS = env.int("CHAT_STREAM_REGISTRY_MAX_CONNECTIONS", default=32)
 CHAT_STREAM_REGISTRY_POOL_TIMEOUT = env.float("CHAT_STREAM_REGISTRY_POOL_TIMEOUT", default=10.0)
+# Threads per process for the stream's database work (handshakes, room look-ups, replays).
+CHAT_STREAM_DB_THREADS = env.int("CHAT_STREAM_DB_THREADS", default=4)
 CHAT_OUTBOX_RETENTION_HOURS = env.float("CHAT_OUTBOX_RETENTION_HOURS", default=24.0)
 # Publish outbox events right after commit (off: only the relay publishes; tests of other apps).
 CHAT_PUBLISH_ON_COMMIT = env.bool("CHAT_PUBLISH_ON_COMMIT", default=bool(NATS_URL))
