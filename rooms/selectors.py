@@ -13,7 +13,7 @@ from domain import room_cache
 from domain.access import ROOM_NOT_FOUND, room_access
 from kernel.errors import NotFound
 from kernel.pagination import Page
-from kernel.shapes import Room, RoomBase, RoomParticipant, SyncData
+from kernel.shapes import MessageData, Room, RoomBase, RoomParticipant, SyncData
 from kernel.timefmt import iso
 from messaging import selectors as message_selectors
 from rooms.formatting import PARTICIPANTS_PREVIEW, participant_format, room_format_base, room_with_live_fields
@@ -86,12 +86,15 @@ def _complete(
     bases: dict[uuid.UUID, RoomBase],
     *,
     last_message_at: dict[uuid.UUID, datetime | None] | None = None,
+    last_messages: dict[uuid.UUID, MessageData] | None = None,
 ) -> dict[uuid.UUID, Room]:
-    """Adds the live fields (unread_count, last_message, last_message_at), fresh, in bulk."""
+    """Adds the live fields (unread_count, last_message, last_message_at), fresh, in bulk
+    (`last_messages`: already formatted by the caller, per room)."""
     room_ids = list(bases)
     if not room_ids:
         return {}
-    last_messages = message_selectors.last_messages_for(room_ids=room_ids, viewer_id=user_id)
+    if last_messages is None:
+        last_messages = message_selectors.last_messages_for(room_ids=room_ids, viewer_id=user_id)
     unread = message_selectors.unread_counts_for(user_id=user_id, room_ids=room_ids)
     patched = room_cache.room_last_message_times(room_ids) if last_message_at is None else {}
     rooms: dict[uuid.UUID, Room] = {}
@@ -186,13 +189,18 @@ def initial_sync(
     repo = get_repository()
 
     changes = repo.sync_rooms(user_id=user_id, since=since)
-    formatted = rooms_for_user(user_id=user_id, room_ids=changes.changed_room_ids)
-    rooms = [formatted[r] for r in changes.changed_room_ids if r in formatted]
+    bases = _bases_for_user(user_id, list(dict.fromkeys(changes.changed_room_ids)))
+    last_records = repo.last_messages(list(bases), viewer_id=user_id)
     by_room = repo.messages_since(
         room_ids=room_ids_for_user(user_id=user_id), viewer_id=user_id, since=since, per_room=per_room
     )
     records = [m for room_messages in by_room.values() for m in room_messages]
-    messages = message_selectors.messages_data(records, viewer_id=user_id)
+    # A room's last message is most often among the synced ones: each message is formatted once.
+    shown = list({m.id: m for m in [*records, *last_records.values()]}.values())
+    data = dict(zip([m.id for m in shown], message_selectors.messages_data(shown, viewer_id=user_id), strict=True))
+    formatted = _complete(user_id, bases, last_messages={r: data[m.id] for r, m in last_records.items()})
+    rooms = [formatted[r] for r in changes.changed_room_ids if r in formatted]
+    messages = [data[m.id] for m in records]
     rooms_deleted = [str(r) for r in dict.fromkeys(changes.gone_room_ids)]
     return {
         "rooms": rooms,

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from events.builders import encode_event
+from messaging import selectors as message_selectors
 from rooms import services as room_services
 from tests.messaging.conftest import assert_error, make_room, post, send
 
@@ -120,3 +121,23 @@ def test_sync_runs_in_a_bounded_number_of_queries(api, user_factory, django_asse
     with django_assert_max_num_queries(25):
         body = sync(client, messages_per_room=2)
     assert body["summary"]["rooms_synced"] == 8 and body["summary"]["messages_synced"] == 16
+
+
+def test_sync_formats_each_message_once(api, user_factory, monkeypatch) -> None:
+    # A room's last message is among the synced messages: formatting it twice doubled the cost of a
+    # sync of many rooms.
+    alice, bob = user_factory(), user_factory()
+    for i in range(3):
+        send(api(alice), make_room(alice, [bob], name=f"r{i}"), f"only {i}")
+    formatted: list[str] = []
+    real = message_selectors.messages_data
+
+    def counting(messages, **kwargs):
+        formatted.extend(str(m.id) for m in messages)
+        return real(messages, **kwargs)
+
+    monkeypatch.setattr(message_selectors, "messages_data", counting)
+    body = sync(api(bob), messages_per_room=5)
+    assert body["summary"] == {**body["summary"], "rooms_synced": 3, "messages_synced": 3}
+    assert sorted(formatted) == sorted(m["id"] for m in body["messages"])
+    assert {r["last_message"]["id"] for r in body["rooms"]} == {m["id"] for m in body["messages"]}
