@@ -46,8 +46,14 @@ def _statement() -> str:
     )
 
 
+def membership_supported() -> bool:
+    """The plain statement reads PostgreSQL's types as they come (uuid, timestamptz); other databases
+    (SQLite for `make run`) go through the ORM, which converts them."""
+    return bool(connections[router.db_for_read(Participant)].vendor == "postgresql")
+
+
 def membership_get(room_id: uuid.UUID, user_id: int) -> tuple[RoomRecord, ParticipantRecord] | None:
-    """The live room and the user's active participation in it, or None."""
+    """The live room and the user's active participation in it, or None (PostgreSQL only)."""
     with connections[router.db_for_read(Participant)].cursor() as cursor:
         cursor.execute(_statement(), [room_id, user_id])
         row = cursor.fetchone()

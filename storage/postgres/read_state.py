@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import connections, router
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from storage.enums import MessageType
@@ -151,9 +150,27 @@ class PostgresReadStateMixin:
         ids = list(set(message_ids))
         if not ids:
             return set()
-        with connections[router.db_for_read(Message)].cursor() as cursor:
-            cursor.execute(_READ_BY_OTHERS, [ids, str(MessageType.SYSTEM)])
-            return {row[0] for row in cursor.fetchall()}
+        # Some member other than the sender, whose period holds the message's creation and who did not
+        # block the sender, has a read mark at or past it.
+        created = OuterRef(OuterRef("created_at"))
+        marked = ReadMark.objects.filter(
+            room_id=OuterRef(OuterRef("room_id")), user_id=OuterRef("user_id"), up_to__gte=created
+        )
+        blocked = MessageMeta.objects.filter(
+            message_id=OuterRef(OuterRef("pk")), user_id=OuterRef("user_id"), is_sender_blocked=True
+        )
+        readers = (
+            period_holds(room=OuterRef("room_id"), at=OuterRef("created_at"))
+            .exclude(user_id=Coalesce(OuterRef("sender_id"), Value(-1)))
+            .filter(Exists(marked))
+            .exclude(Exists(blocked))
+        )
+        return set(
+            Message.objects.filter(id__in=ids)
+            .exclude(type=MessageType.SYSTEM)
+            .filter(Exists(readers))
+            .values_list("id", flat=True)
+        )
 
     def message_readers(
         self, message_id: uuid.UUID, *, exclude_user_id: int | None, limit: int, offset: int
@@ -190,23 +207,3 @@ class PostgresReadStateMixin:
         return head + [
             MetaRecord(message_id=message_id, room_id=room_id, user_id=u, read_at=read_at) for u, read_at in rows
         ], total
-
-
-# Messages of which some member other than the sender (one whose period holds the message's creation
-# and who did not block the sender) has a read mark at or past it.
-_READ_BY_OTHERS = """
-SELECT m.id FROM messaging_message m
-WHERE m.id = ANY(%s) AND m.type <> %s AND EXISTS (
-    SELECT 1 FROM chat_membership p
-    WHERE p.room_id = m.room_id AND p.joined_at <= m.created_at AND (p.left_at IS NULL OR p.left_at > m.created_at)
-      AND p.user_id IS DISTINCT FROM m.sender_id
-      AND EXISTS (
-          SELECT 1 FROM chat_readmark r
-          WHERE r.room_id = m.room_id AND r.user_id = p.user_id AND r.up_to >= m.created_at
-      )
-      AND NOT EXISTS (
-          SELECT 1 FROM messaging_messagemeta x
-          WHERE x.message_id = m.id AND x.user_id = p.user_id AND x.is_sender_blocked
-      )
-)
-"""

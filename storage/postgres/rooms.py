@@ -143,7 +143,9 @@ class PostgresRoomsMixin:
     # --- a user's rooms -------------------------------------------------------------------------
 
     def membership_get(self, room_id: uuid.UUID, user_id: int) -> tuple[RoomRecord, ParticipantRecord] | None:
-        return membership.membership_get(room_id, user_id)
+        if membership.membership_supported():
+            return membership.membership_get(room_id, user_id)
+        return self.membership_get_orm(room_id, user_id)
 
     def membership_get_orm(self, room_id: uuid.UUID, user_id: int) -> tuple[RoomRecord, ParticipantRecord] | None:
         """membership_get through the ORM: what the plain statement must answer alike (its test)."""
