@@ -112,9 +112,11 @@ def _text_and_content(request: SendRequest, room: RoomRecord, forwarded: Message
 
 
 def _check_reply_and_forward(
-    request: SendRequest, room: RoomRecord, user_id: int
+    request: SendRequest, room: RoomRecord, participant: ParticipantRecord
 ) -> tuple[MessageRecord | None, MessageRecord | None]:
-    """The replied-to message (same room) and the forwarded one (a message the sender can see)."""
+    """The replied-to message (of this room, one the sender can see: the reply embeds it for everyone)
+    and the forwarded one (a message the sender can see)."""
+    user_id = participant.user_id
     wanted = [i for i in (request.reply_id, request.forward_id) if i is not None]
     if not wanted:
         return None, None
@@ -128,7 +130,7 @@ def _check_reply_and_forward(
             reply is None
             or reply.room_id != room.id
             or reply.is_deleted
-            or (request.reply_id in metas and metas[request.reply_id].is_hidden)
+            or not is_visible(reply, participant=participant, meta=metas.get(reply.id))
         ):
             raise InvalidRequestData(
                 "reply_id is not a message of this room.", details={"reply_id": ["Not a message of this room."]}
@@ -187,7 +189,7 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
         if existing is not None:
             return SendResult(message=message_data_for(existing, viewer_id=user_id), created=False, record=existing)
 
-    reply, forwarded = _check_reply_and_forward(request, room, user_id)
+    reply, forwarded = _check_reply_and_forward(request, room, participant)
     content, text = _text_and_content(request, room, forwarded)
     now = timezone.now()
     message = MessageRecord(

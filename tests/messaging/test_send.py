@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from events.builders import encode_event
+from rooms import services as room_services
 from tests import storage_probe as probe
 from tests.messaging.conftest import (
     assert_error,
@@ -389,6 +390,22 @@ def test_reply_must_be_in_the_same_room(api, user_factory) -> None:
         response = post(api(alice), "send", {"room_id": str(room.id), "text": "x", "reply_id": reply_id})
         assert "reply_id" in assert_error(response, 400, "invalid_request_data")["details"]
     assert snapshot() == before
+
+
+def test_reply_needs_a_message_the_sender_can_see(api, user_factory) -> None:
+    """A member who joined later cannot quote (and so show everyone) a message from before they joined."""
+    alice, bob, late = user_factory(), user_factory(), user_factory()
+    room = make_room(alice, [bob])
+    earlier = send(api(alice), room, "said before late joined")
+    room_services.room_participants_add(user_id=alice.id, room_id=room.id, participant_ids=[late.id])
+    before = snapshot()
+    response = post(api(late), "send", {"room_id": str(room.id), "text": "quoting", "reply_id": earlier["id"]})
+    assert "reply_id" in assert_error(response, 400, "invalid_request_data")["details"]
+    assert snapshot() == before
+    # Bob, who saw it, still can; and late can reply to what was sent after they joined.
+    assert send(api(bob), room, "quoting", reply_id=earlier["id"])["reply"]["id"] == earlier["id"]
+    since = send(api(alice), room, "said after")
+    assert send(api(late), room, "ok", reply_id=since["id"])["reply"]["id"] == since["id"]
 
 
 def test_forward_needs_a_message_the_sender_can_see(api, user_factory) -> None:
