@@ -67,6 +67,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
         self.joined: set[str] = set()
         self.single_room: uuid.UUID | None = None
         self.typing_limiter: typing_indicator.TypingLimiter | None = None  # at the first typing frame
+        # Per room, the user's membership as update_visibility() reads it (loaded at the room's first
+        # update_message; dropped when the user joins or leaves the room).
+        self.memberships: dict[str, rules.Membership | None] = {}
         await self.accept()
 
         user = self.scope.get("user")
@@ -214,6 +217,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
             room_id = uuid.UUID(str(item.view["room_id"]))
         except ValueError:
             return
+        if action in (Action.JOIN, Action.LEAVE):
+            self.memberships.pop(str(room_id), None)
+        elif not await self._may_see(item, room_id):
+            return
         if action in (Action.ATTACH_ROOM, Action.JOIN):
             room = await db_async(selectors.stream_room)(user_id=self.user_id, room_id=room_id)
             if room is None:
@@ -229,6 +236,28 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
         await self.send(text_data=item.text)
         if action is Action.LEAVE and rules.leaves_streaming(event=item.view, user_id=self.user_id):
             await self._stop_room(room_id)
+
+    async def _may_see(self, item: StreamItem, room_id: uuid.UUID) -> bool:
+        """An edit or reaction carries the whole message: it reaches only users REST would show it to
+        (joined after it was sent, hidden for them: no), live and replayed alike."""
+        assert self.user_id is not None
+        if "update_message" not in item.view:
+            return True
+        key = str(room_id)
+        if key not in self.memberships:
+            found = await db_async(selectors.stream_membership)(user_id=self.user_id, room_id=room_id)
+            self.memberships[key] = rules.Membership(*found) if found else None
+        membership = self.memberships[key]
+        verdict = rules.update_visibility(item.view, user_id=self.user_id, membership=membership)
+        if verdict is rules.Visibility.VISIBLE:
+            return True
+        if membership is None:
+            return False  # not an active member (any more): REST shows them nothing of the room
+        try:
+            message_id = uuid.UUID(str(item.view["update_message"]["id"]))
+        except (KeyError, TypeError, ValueError):
+            return False
+        return bool(await db_async(selectors.message_visible)(user_id=self.user_id, message_id=message_id))
 
     # --- rooms joining and leaving the connection --------------------------------------------------
 

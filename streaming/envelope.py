@@ -126,15 +126,29 @@ ROUTING_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+# update_message: what the visibility rule reads (streaming.rules.update_visibility): the message's
+# id, when it was created and by whom, never its text.
+UPDATE_MESSAGE_KIND = "update_message"
+
+
 def routing_view(event: dict[str, Any]) -> dict[str, Any]:
     """What the per-connection rules read of an event, in the event's own shape: its ids, and its
-    kind with only the fields of ROUTING_FIELDS (other kinds: True)."""
+    kind with only the fields of ROUTING_FIELDS (update_message: its id, created_at and sender's id;
+    other kinds: True)."""
     view: dict[str, Any] = {"event_id": event.get("event_id", ""), "room_id": event.get("room_id", "")}
     for kind in EVENT_KEYS:
         if kind in event:
             fields = ROUTING_FIELDS.get(kind)
             value = event[kind]
-            if fields is None:
+            if kind == UPDATE_MESSAGE_KIND and isinstance(value, dict):
+                sender = value.get("sender")
+                sender = sender if isinstance(sender, dict) else {}
+                view[kind] = {
+                    "id": value.get("id", ""),
+                    "created_at": value.get("created_at", ""),
+                    "sender": {"id": sender.get("id", "")},
+                }
+            elif fields is None:
                 view[kind] = True
             else:
                 view[kind] = {f: value[f] for f in fields if f in value} if isinstance(value, dict) else value

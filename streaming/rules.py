@@ -8,6 +8,9 @@
   `room_join`), start streaming a room (`room_join` of this user), stop streaming one (`room_leave`
   of this user).
 - `replay_visible()`: which replayed events the user may see (membership read off the replay).
+- `update_visibility()`: whether an `update_message` (an edit, a reaction: the whole message) may
+  reach the user, by the rule REST applies (domain.access.is_visible): decided from the event and
+  the user's membership where that suffices, else the connection asks the database.
 The rules read an event's routing view (streaming.envelope.routing_view), never its frame's text.
 Typing frames: streaming/typing_indicator.py.
 """
@@ -19,11 +22,12 @@ import sys
 from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from events.subjects import is_room_subject
 from kernel.shapes import Room
-from streaming.envelope import StreamItem, frame_text_with_room
+from streaming.envelope import UPDATE_MESSAGE_KIND, StreamItem, frame_text_with_room
 
 RECENT_EVENT_IDS = 4096
 
@@ -174,3 +178,43 @@ def replay_visible(items: list[StreamItem], *, user_id: int | str, left_room_ids
         if change is False:
             member[room] = False
     return visible
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A user's current participation in a room, as update_visibility() reads it."""
+
+    joined_at: datetime
+    is_p2p: bool
+
+
+class Visibility(enum.Enum):
+    VISIBLE = "visible"
+    ASK = "ask"  # the event alone does not tell: ask the database (domain.access.message_access)
+
+
+def update_visibility(view: dict[str, Any], *, user_id: int | str, membership: Membership | None) -> Visibility:
+    """Whether an event's message may reach the user (events other than update_message: VISIBLE).
+
+    REST shows an active member a message created at or after their latest join, and an older one
+    only if it was sent to them (an earlier membership), never one hidden for them (in p2p, sent
+    while they blocked its sender). So: their own messages, and in a group a message created since
+    their join, are VISIBLE; anything else (p2p, older messages, an event without the fields, no
+    known membership) is ASK: a database look-up, rare on the live path.
+    """
+    update = view.get(UPDATE_MESSAGE_KIND)
+    if update is None:
+        return Visibility.VISIBLE
+    if not isinstance(update, dict):
+        return Visibility.ASK
+    if str((update.get("sender") or {}).get("id") or "") == str(user_id):
+        return Visibility.VISIBLE
+    if membership is None or membership.is_p2p:
+        return Visibility.ASK
+    try:
+        created_at = datetime.fromisoformat(str(update.get("created_at") or "").replace("Z", "+00:00"))
+    except ValueError:
+        return Visibility.ASK
+    if created_at.tzinfo is None or created_at < membership.joined_at:
+        return Visibility.ASK
+    return Visibility.VISIBLE

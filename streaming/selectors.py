@@ -4,11 +4,11 @@ database_sync_to_async). Storage only through the repository and the rooms selec
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from domain.access import room_access
+from domain.access import message_access, room_access
 from kernel.errors import NotFound
 from kernel.shapes import Room
 from rooms.selectors import active_participants, room_for_user, room_ids_for_user
@@ -23,6 +23,24 @@ def stream_room_ids(*, user_id: int, room_id: uuid.UUID | None = None) -> list[u
         room_access(room_id=room_id, user_id=user_id)
         return [room_id]
     return room_ids_for_user(user_id=user_id)
+
+
+def stream_membership(*, user_id: int, room_id: uuid.UUID) -> tuple[datetime, bool] | None:
+    """The user's latest join of the room and whether it is p2p; None unless an active member."""
+    found = get_repository().membership_get(room_id, user_id)
+    if found is None:
+        return None
+    room, participant = found
+    return participant.joined_at, room.is_p2p
+
+
+def message_visible(*, user_id: int, message_id: uuid.UUID) -> bool:
+    """Whether REST would show the user the message (GetMessage's rule)."""
+    try:
+        message_access(message_id=message_id, user_id=user_id)
+    except NotFound:
+        return False
+    return True
 
 
 def left_room_ids(*, user_id: int, within_seconds: float) -> list[uuid.UUID]:

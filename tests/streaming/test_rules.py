@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from streaming.envelope import StreamItem, route
+from datetime import UTC, datetime
+
+from streaming.envelope import StreamItem, route, routing_view
 from streaming.rules import (
     Action,
+    Membership,
     StreamCursor,
     Verdict,
+    Visibility,
     event_action,
     joins_streaming,
     leaves_streaming,
     replay_visible,
+    update_visibility,
 )
 
 ROOM = "r1"
@@ -106,3 +111,25 @@ def test_the_connections_of_a_process_keep_one_copy_of_each_recent_event_id() ->
     for cursor in (first, second):
         cursor.mark(stored(SUBJECT, 1, None, {"event_id": "".join(["event", "-1"]), "room_id": ROOM}))
     assert next(iter(first._recent)) is next(iter(second._recent))
+
+
+def test_an_update_is_decided_from_the_event_where_it_can_be_and_asked_for_otherwise() -> None:
+    joined = datetime(2026, 1, 2, 10, 0, tzinfo=UTC)
+
+    def verdict(created_at: str, *, sender: str = "9", membership: Membership | None = None) -> Visibility:
+        message = {"id": "m1", "created_at": created_at, "sender": {"id": sender, "name": "x"}, "text": "secret"}
+        view = routing_view({"event_id": "e", "room_id": ROOM, "update_message": message})
+        assert "text" not in view["update_message"]  # the rules never read the text
+        return update_visibility(view, user_id=1, membership=membership)
+
+    group = Membership(joined_at=joined, is_p2p=False)
+    assert verdict("2026-01-02T10:00:01Z", membership=group) is Visibility.VISIBLE
+    assert verdict("2026-01-02T09:59:59Z", membership=group) is Visibility.ASK  # before the join
+    assert verdict("2026-01-02T09:59:59Z", sender="1", membership=group) is Visibility.VISIBLE  # own
+    assert verdict("2026-01-02T10:00:01Z", membership=Membership(joined, is_p2p=True)) is Visibility.ASK
+    assert verdict("2026-01-02T10:00:01Z", membership=None) is Visibility.ASK
+    assert verdict("not a time", membership=group) is Visibility.ASK
+    other = routing_view({"event_id": "e", "room_id": ROOM, "delete_message": "m1"})
+    assert update_visibility(other, user_id=1, membership=None) is Visibility.VISIBLE
+    # A view of a bridge of the previous release (update_message: True) is asked for.
+    assert update_visibility({"update_message": True}, user_id=1, membership=group) is Visibility.ASK
