@@ -102,7 +102,8 @@ def room_participant_role_set(
 ) -> ParticipantRoleResult:
     """UpdateParticipantRoom: OWNER or ADMIN only (403 for a MEMBER); groups only.
 
-    Only the OWNER may touch the OWNER's role or make someone OWNER. Making someone OWNER transfers
+    Only the OWNER may touch the OWNER's role or make someone OWNER; an ADMIN changes the roles of
+    MEMBERs only (not of a peer ADMIN, who could then be removed). Making someone OWNER transfers
     the ownership: the previous OWNER becomes ADMIN. The OWNER cannot demote itself (transfer first).
     """
     room, actor = acting(room_id=room_id, user_id=user_id, as_staff=as_staff)
@@ -118,6 +119,9 @@ def room_participant_role_set(
     actor_is_owner = as_staff or (actor is not None and actor.role == Role.OWNER)
     if (target.role == Role.OWNER or role == Role.OWNER) and not actor_is_owner:
         raise PermissionDenied("Only the owner may change the owner's role or hand over the ownership.")
+    if not actor_is_owner and actor is not None and target.user_id != actor.user_id:
+        if ROLE_RANK[target.role] >= ROLE_RANK[actor.role]:  # an ADMIN's peers: only the OWNER demotes them
+            raise PermissionDenied("You may change the role only of members of a lower role than yours.")
     if target.role == Role.OWNER and role != Role.OWNER:
         raise InvalidRequestData(
             "The owner keeps its role until it hands the ownership to another member.",

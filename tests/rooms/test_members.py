@@ -170,16 +170,25 @@ def test_role_refusals_write_nothing(api, user_factory, make_group, actor, targe
 
 
 @pytest.mark.django_db
-def test_admin_may_demote_another_admin(api, user_factory, make_group) -> None:
-    owner, admin, other = user_factory(), user_factory(), user_factory()
-    room_id = make_group(owner, admin, other)
+def test_an_admin_can_neither_demote_nor_remove_a_peer_admin(api, user_factory, make_group) -> None:
+    owner, admin, other, member = user_factory(), user_factory(), user_factory(), user_factory()
+    room_id = make_group(owner, admin, other, member)
     for user in (admin, other):
         services.room_participant_role_set(user_id=owner.id, room_id=room_id, participant_id=user.id, role="ADMIN")
+    before = _state()
 
-    response = api(admin).put(ROLE, {"id": str(room_id), "participant": other.id, "role": "MEMBER"}, format="json")
+    demote = api(admin).put(ROLE, {"id": str(room_id), "participant": other.id, "role": "MEMBER"}, format="json")
+    remove = api(admin).post(LEAVE, {"id": str(room_id), "participants": [other.id]}, format="json")
 
-    assert response.status_code == 200
-    assert _roles(room_id)[other.id] == "MEMBER"
+    assert demote.status_code == 403 and demote.json()["code"] == "permission_denied"
+    assert remove.status_code == 403 and remove.json()["code"] == "permission_denied"
+    assert _state() == before
+    # An ADMIN still promotes and demotes MEMBERs; the OWNER demotes an ADMIN.
+    promote = api(admin).put(ROLE, {"id": str(room_id), "participant": member.id, "role": "ADMIN"}, format="json")
+    assert promote.status_code == 200
+    owner_demotes = api(owner).put(ROLE, {"id": str(room_id), "participant": other.id, "role": "MEMBER"}, format="json")
+    assert owner_demotes.status_code == 200
+    assert _roles(room_id)[member.id] == "ADMIN" and _roles(room_id)[other.id] == "MEMBER"
 
 
 # --- LeaveRoom ----------------------------------------------------------------------------------
