@@ -7,7 +7,9 @@ STAMP := $(VENV)/.installed
 APPS := kernel storage events domain messaging rooms streaming web chatproject
 
 # The services that the test suite talks to (started by scripts/services.sh).
-TEST_ENV := DATABASE_URL=postgres://chat:chat@127.0.0.1:5432/chat \
+# DJANGO_DEBUG=1: the suites run on the development secrets (DEBUG itself is off inside tests, as
+# Django's test runner sets it); tests of the production settings set their own environment.
+TEST_ENV := DJANGO_DEBUG=1 DATABASE_URL=postgres://chat:chat@127.0.0.1:5432/chat \
 	REDIS_URL=redis://127.0.0.1:6379/0 \
 	NATS_URL=nats://127.0.0.1:4222
 
@@ -30,6 +32,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $(STAMP)
 
+# The embedded development chat: DEBUG on (and with it the development secrets) unless set otherwise.
+run: export DJANGO_DEBUG ?= 1
 run: venv
 	$(PY) manage.py migrate --noinput
 	if [ "$$CHAT_STORAGE" = scylla ]; then $(PY) manage.py sync_cassandra; fi
@@ -57,7 +61,8 @@ bench: venv services
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-logo
-	$(VENV)/bin/mypy $(APPS)
+	# mypy's Django plugin loads the settings: the development ones.
+	DJANGO_DEBUG=1 $(VENV)/bin/mypy $(APPS)
 
 proto: venv
 	$(PY) -m grpc_tools.protoc -Ievents/proto --python_out=events/proto --pyi_out=events/proto events/proto/chat.proto

@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import data, report  # noqa: E402
+from bench import data, production_env, report  # noqa: E402
 from bench.harness import ROOT, free_port, new_log_dir, raise_fd_limit  # noqa: E402
 from bench.idle import idle_run  # noqa: E402
 from bench.queries import queries_run  # noqa: E402
@@ -162,6 +162,7 @@ async def main_async(args: argparse.Namespace) -> int:
         bridges=args.bridges,
         nats_pid=nats.process.pid if nats.process else 0,
     )
+    production_env.ensure()  # every process of the run inherits it (bench.targets.base_env)
     os.environ.update(
         DATABASE_URL=args.database,
         REDIS_URL=args.redis_url,

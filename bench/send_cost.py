@@ -41,6 +41,9 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatproject.settings")
+    from bench import production_env
+
+    production_env.ensure()
     os.environ.setdefault("CHAT_LOG_LEVEL", "WARNING")
     import django
 

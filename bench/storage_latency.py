@@ -48,6 +48,9 @@ def run_backend(args: argparse.Namespace) -> dict[str, Any]:
     """One back end, in this process (CHAT_STORAGE is already set)."""
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatproject.settings")
+    from bench import production_env
+
+    production_env.ensure()
     import django
 
     django.setup()

@@ -177,6 +177,9 @@ async def open_socket(port: int, token: str, index: int) -> WebSocket:
 async def run(args: argparse.Namespace) -> int:
     services = Services()
     nats_dir = None
+    from bench import production_env
+
+    production_env.ensure()  # this process (make_data) and its children alike
     env = dict(os.environ)
     env.update(
         DATABASE_URL=args.database,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 # Generic Django classes (ModelAdmin[Room], ...) are subscriptable at run time, as the type stubs write them.
@@ -45,10 +46,50 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-SECRET_KEY = _env_str("DJANGO_SECRET_KEY", "dev-insecure-secret-key-change-me-in-production")
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Development values: `make run` (DJANGO_DEBUG=1) may use them; with DEBUG off start-up refuses them
+# (production_secrets_check below).
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-in-production"
+DEV_MASTER_KEY = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+DEV_MASTER_IV = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+
+SECRET_KEY = _env_str("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
+# Off unless asked for: `make run` and the test suite set DJANGO_DEBUG=1.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- HTTPS, cookies, Content-Security-Policy -----------------------------------------------------
+# Production defaults (DEBUG off) under which `manage.py check --deploy` is clean; each has a variable.
+# Behind a TLS-terminating proxy set DJANGO_SECURE_PROXY_SSL_HEADER=1 (it must set X-Forwarded-Proto).
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# HSTS preload is a commitment to the browsers' preload list: an operator opts in (the variable above).
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# The pages load only their own scripts, styles and images; the stream is a same-origin WebSocket.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF, "ws:", "wss:"] if DEBUG else [SELF, "wss:"],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 INSTALLED_APPS = [
     "daphne",
@@ -77,6 +118,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "chatproject.urls"
@@ -166,10 +208,32 @@ CHAT_PUSH_WEBHOOK_URL = _env_str("CHAT_PUSH_WEBHOOK_URL", "")
 
 # --- Encryption (SPEC.md §6) ---------------------------------------------------------------------
 # The defaults serve development only; production sets both.
-CHAT_MASTER_KEY = _hex_secret(
-    "CHAT_MASTER_KEY", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", 32
-)
-CHAT_MASTER_IV = _hex_secret("CHAT_MASTER_IV", "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf", 16)
+CHAT_MASTER_KEY = _hex_secret("CHAT_MASTER_KEY", DEV_MASTER_KEY, 32)
+CHAT_MASTER_IV = _hex_secret("CHAT_MASTER_IV", DEV_MASTER_IV, 16)
+
+
+def production_secrets_check() -> None:
+    """With DEBUG off, refuses to start on a development secret (unset, or the value in this file:
+    the master key wraps every room key), naming each variable to set."""
+    if DEBUG:
+        return
+    dev = {
+        "DJANGO_SECRET_KEY": (SECRET_KEY, DEV_SECRET_KEY),
+        "CHAT_MASTER_KEY": (CHAT_MASTER_KEY.hex(), DEV_MASTER_KEY),
+        "CHAT_MASTER_IV": (CHAT_MASTER_IV.hex(), DEV_MASTER_IV),
+    }
+    missing = [name for name, (value, dev_value) in dev.items() if value.lower() == dev_value]
+    if missing:
+        raise ImproperlyConfigured(
+            f"{', '.join(missing)} not set (or set to the development value) while DJANGO_DEBUG is off: "
+            "production needs secrets of its own (README, Production): DJANGO_SECRET_KEY from "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`, CHAT_MASTER_KEY from "
+            "`secrets.token_hex(32)`, CHAT_MASTER_IV from `secrets.token_hex(16)`. "
+            "For development, set DJANGO_DEBUG=1 (`make run` does)."
+        )
+
+
+production_secrets_check()
 
 CHAT_ROOM_CACHE_SECONDS = env.int("CHAT_ROOM_CACHE_SECONDS", default=3600)
 

@@ -282,3 +282,6 @@ def person(chat_server: ChatServer, browser: Any, transactional_db: None) -> Ite
     yield make
     for who in made:
         who.context.close()
+    # The pages run under the Content-Security-Policy: nothing of theirs may be refused by it.
+    refused = [e for who in made for e in who.console_errors if "Content Security Policy" in e]
+    assert not refused, refused
