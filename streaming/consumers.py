@@ -16,7 +16,9 @@ connection:
   bridge (or replay) encoded it, once per event: a connection only decides, it does not re-encode
   (nor hop to a thread per event: see dispatch());
 - takes client frames `{"typing": {"room_id", "is_typing"}}` (members only, rate-limited) and
-  `{"ping": ...}` (answered with `{"pong": ...}`).
+  `{"ping": ...}` (answered with `{"pong": ...}`);
+- closes with 4001 once its token or session no longer holds (streaming.revocation): at once on a
+  `stream.recheck`, else at the next heartbeat's batch check.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from streaming.jetstream import MAX_AGE_SECONDS, NatsUnavailableError
 from streaming.nats_client import shared_connection
 from streaming.registry import get_registry
 from streaming.replay import ResyncRequiredError, read_after, stream_bounds
+from streaming.revocation import RECHECK_MESSAGE_TYPE, Credential, credential_of, invalid_credentials
 from streaming.rules import Action, StreamCursor, Verdict, error_frame, frame_text_of
 
 logger = logging.getLogger(__name__)
@@ -59,6 +62,7 @@ def _param(params: dict[str, list[str]], name: str) -> str:
 class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels ships no types
     user_id: int | None = None
     cursor: StreamCursor | None = None
+    credential: Credential | None = None
 
     async def connect(self) -> None:
         self.user_id = None
@@ -90,6 +94,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
             return
 
         self.user_id = int(user.pk)
+        self.credential = credential_of(self.scope, self.user_id)
         self.direct_subject = direct_subject(self.user_id)
         self.room_subjects = {room_subject(r) for r in room_ids}
         # The stream's end BEFORE joining the groups: whatever is stored after it is this connection's,
@@ -118,8 +123,11 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
         """channels' dispatch, but a live event skips its sweep of stale database connections (a
         thread hop per socket per event): this consumer reaches the database only through db_async,
         which sweeps around every call."""
-        if message.get("type") == GROUP_MESSAGE_TYPE:
+        kind = message.get("type")
+        if kind == GROUP_MESSAGE_TYPE:
             await self.stream_event(message)
+        elif kind == RECHECK_MESSAGE_TYPE:
+            await self.stream_recheck(message)
         else:
             await super().dispatch(message)
 
@@ -356,6 +364,25 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
             if self.cursor.check(missed).verdict is not Verdict.DUPLICATE:
                 self.cursor.mark(missed)
                 await self._apply(missed)
+
+    # --- revocation (streaming.revocation) -------------------------------------------------------
+
+    async def stream_recheck(self, message: dict[str, Any]) -> None:
+        """The user's token, account or session changed: close unless this connection's still holds."""
+        credential = self.credential
+        if credential is None:
+            return
+        ended = str(message.get("ended_session") or "")
+        if (credential.kind == "session" and credential.key == ended) or credential in await db_async(
+            invalid_credentials
+        )([credential]):
+            await self.revoke()
+
+    async def revoke(self) -> None:
+        self.credential = None  # closing: not checked again
+        await self._refuse(
+            CLOSE_UNAUTHENTICATED, "invalid_token", "Signed out, or the token was revoked: sign in again."
+        )
 
     # --- heartbeat (streaming.heartbeat calls it for every connection of the process) ---------------
 

@@ -2,9 +2,10 @@
 
 Every CHAT_STREAM_HEARTBEAT_SECONDS the ticker sends the heartbeat frame `{"connected": true}` to
 every open stream connection of the process, then refreshes all their registry entries in one round
-trip (StreamRegistry.refresh_many), so an idle socket costs neither a task nor a Redis call of its
-own. The ticker runs while it has connections and stops with the last one. A connection that is
-closing may refuse the frame: that is expected, so it is noted without a traceback.
+trip (StreamRegistry.refresh_many), and re-checks their tokens and sessions in one batch of queries
+(streaming.revocation.revalidate), so an idle socket costs neither a task nor a call of its own.
+The ticker runs while it has connections and stops with the last one. A connection that is closing
+may refuse the frame: that is expected, so it is noted without a traceback.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Protocol
 from django.conf import settings
 
 from streaming.registry import get_registry
+from streaming.revocation import Credential, revalidate
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +40,14 @@ class Beating(Protocol):
     @property
     def user_id(self) -> int | None: ...
 
+    @property
+    def credential(self) -> Credential | None: ...
+
     async def heartbeat(self) -> None:
         """Sends the heartbeat frame."""
+
+    async def revoke(self) -> None:
+        """Closes the connection: its credential no longer holds."""
 
 
 class HeartbeatTicker:
@@ -89,6 +97,13 @@ class HeartbeatTicker:
             await get_registry().refresh_many(entries)
         except Exception as exc:
             logger.warning("stream: registry refresh of %d connection(s) failed: %r", len(entries), exc)
+        try:
+            revoked = await revalidate(list(self._members))
+        except Exception as exc:
+            logger.warning("stream: credential check of %d connection(s) failed: %r", len(entries), exc)
+        else:
+            if revoked:
+                logger.info("stream: closed %d connection(s) whose token or session is gone", revoked)
 
 
 _tickers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HeartbeatTicker] = weakref.WeakKeyDictionary()

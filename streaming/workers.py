@@ -51,4 +51,3 @@ class InProcessWorkers:
             await self.bridge.drain()
         if self.nc is not None and not self.nc.is_closed:
             await self.nc.drain()
-

@@ -30,7 +30,10 @@ class TokenAuthMiddleware:
         headers = dict(scope.get("headers") or [])
         auth = headers.get(b"authorization", b"").decode("latin-1")
         if auth.lower().startswith("token "):
-            scope = dict(scope, user=await _user_for_token(auth.split(" ", 1)[1].strip()))
+            key = auth.split(" ", 1)[1].strip()
+            user = await _user_for_token(key)
+            # auth_token: the connection's credential, re-checked while it is open (streaming.revocation).
+            scope = dict(scope, user=user, auth_token=key if user.is_authenticated else None)
         return await self.inner(scope, receive, send)
 
 

@@ -22,11 +22,15 @@ class FakeConnection:
     user_id: int | None
     beats: int = 0
     closing: bool = False
+    credential: None = None  # not checked (streaming.revocation: test_revocation.py)
 
     async def heartbeat(self) -> None:
         if self.closing:
             raise Disconnected("Attempt to send on a closed protocol")
         self.beats += 1
+
+    async def revoke(self) -> None:
+        raise AssertionError("a connection without a credential is never revoked")
 
 
 @dataclass
