@@ -7,6 +7,7 @@ NATS server, the in-memory channel layer and cache, and the bridge inside the we
 from __future__ import annotations
 
 import binascii
+import math
 from pathlib import Path
 
 import django_stubs_ext
@@ -236,6 +237,18 @@ def production_secrets_check() -> None:
 production_secrets_check()
 
 CHAT_ROOM_CACHE_SECONDS = env.int("CHAT_ROOM_CACHE_SECONDS", default=3600)
+
+# --- Limits (kernel/limits.py: what each bounds, and why the defaults fit NATS's 1 MiB payloads) ---
+CHAT_MAX_MESSAGE_TEXT = env.int("CHAT_MAX_MESSAGE_TEXT", default=16_384)
+CHAT_MAX_MESSAGE_CONTENT = env.int(
+    "CHAT_MAX_MESSAGE_CONTENT", default=4 * math.ceil((4 * CHAT_MAX_MESSAGE_TEXT + 16) / 3)
+)
+CHAT_MAX_MENTIONS = env.int("CHAT_MAX_MENTIONS", default=100)
+CHAT_MAX_ROOM_NAME = env.int("CHAT_MAX_ROOM_NAME", default=255)
+CHAT_MAX_ROOM_DESCRIPTION = env.int("CHAT_MAX_ROOM_DESCRIPTION", default=2_000)
+CHAT_MAX_PARTICIPANTS_PER_REQUEST = env.int("CHAT_MAX_PARTICIPANTS_PER_REQUEST", default=1_000)
+CHAT_MAX_ROOM_MEMBERS = env.int("CHAT_MAX_ROOM_MEMBERS", default=5_000)
+CHAT_EVENT_MAX_BYTES = env.int("CHAT_EVENT_MAX_BYTES", default=1_000_000)
 
 # --- Auth, API ----------------------------------------------------------------------------------
 

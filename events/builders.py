@@ -6,6 +6,7 @@ each builder checks its event encodes, so a malformed event fails the service, n
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
 
@@ -13,6 +14,8 @@ from google.protobuf import json_format
 
 from events.proto import chat_pb2
 from events.subjects import direct_subject, room_subject
+from kernel import limits
+from kernel.errors import PayloadTooLarge
 from kernel.shapes import ErrorEvent, MessageData, Room, RoomJoin, RoomLeave, StatusUpdate, Typing
 from storage.records import OutboxRecord
 
@@ -33,9 +36,16 @@ EVENT_TYPES = (
     "connected",
 )
 
+
 def encode_event(data: dict[str, Any]) -> chat_pb2.MessageEvent:
     """The protobuf MessageEvent of an event dict. Raises json_format.ParseError if malformed."""
     return json_format.ParseDict(data, chat_pb2.MessageEvent())
+
+
+def envelope_size(payload_bytes: int, actor_user_id: object) -> int:
+    """The bytes of the JetStream envelope of a payload (streaming.envelope.encode_envelope):
+    `{"user_id":"<actor>","payload":"<base64>"}`."""
+    return 4 * math.ceil(payload_bytes / 3) + len(str(actor_user_id or "")) + len('{"user_id":"","payload":""}')
 
 
 def build_event(
@@ -54,7 +64,13 @@ def build_event(
     data: dict[str, Any] = {"event_id": str(event_id), "room_id": str(room_id), event_type: value}
     if room is not None:
         data["room"] = room
-    encode_event(data)
+    size = envelope_size(encode_event(data).ByteSize(), actor_user_id)
+    if size > limits.EVENT_MAX_BYTES:  # refused before anything is stored: it could never be published
+        raise PayloadTooLarge(
+            f"This change would make a {event_type} event of {size} bytes; events are at most "
+            f"{limits.EVENT_MAX_BYTES} bytes.",
+            details={"event": [f"{size} bytes, at most {limits.EVENT_MAX_BYTES}."]},
+        )
     return OutboxRecord(
         event_id=event_id,
         subject=subject or room_subject(room_id),
@@ -90,5 +106,3 @@ def direct_event(
         subject=direct_subject(user_id),
         room=room,
     )
-
-

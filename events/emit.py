@@ -19,7 +19,6 @@ _after_commit_listeners: list[Callable[[list[uuid.UUID]], None]] = []
 _after_commit_record_listeners: list[Callable[[list[OutboxRecord]], None]] = []
 
 
-
 def emit(events: Sequence[OutboxRecord]) -> None:
     """Writes events to the outbox in the current unit of work; publishes them after it commits."""
     if not events:

@@ -52,3 +52,9 @@ class Conflict(ApplicationError):
     status_code = 409
     default_code = "conflict"
     default_message = "The request conflicts with the current state."
+
+
+class PayloadTooLarge(ApplicationError):
+    status_code = 413
+    default_code = "payload_too_large"
+    default_message = "The request is too large."

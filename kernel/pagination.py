@@ -8,6 +8,7 @@ from typing import Any
 from django.http import QueryDict
 
 from kernel.errors import InvalidRequestData
+from kernel.limits import INT32_MAX
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -33,6 +34,10 @@ def _positive_int(params: QueryDict | dict[str, Any], name: str, default: int) -
         raise InvalidRequestData(f"{name} must be an integer.", details={name: ["Must be an integer."]}) from None
     if value < 1:
         raise InvalidRequestData(f"{name} must be at least 1.", details={name: ["Must be at least 1."]})
+    if value > INT32_MAX:  # an offset beyond it is no page of anything (and overflows the database's)
+        raise InvalidRequestData(
+            f"{name} must be at most {INT32_MAX}.", details={name: [f"Must be at most {INT32_MAX}."]}
+        )
     return value
 
 

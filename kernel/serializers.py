@@ -7,6 +7,8 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
+from kernel.limits import INT64_MAX
+
 
 class UserIdField(serializers.Field[int, Any, str, Any]):
     """A user id: accepted as an integer or a numeric string, emitted as a string."""
@@ -20,7 +22,7 @@ class UserIdField(serializers.Field[int, Any, str, Any]):
             value = int(str(data).strip())
         except (TypeError, ValueError):
             self.fail("invalid")
-        if value < 1:
+        if not 1 <= value <= INT64_MAX:  # beyond a bigint: no user can have it
             self.fail("invalid")
         return value
 
@@ -35,7 +37,12 @@ class UserIdFieldExtension(OpenApiSerializerFieldExtension):  # type: ignore[no-
 
     def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
         if direction == "request":
-            return {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^[0-9]+$"}]}
+            return {
+                "oneOf": [
+                    {"type": "integer", "minimum": 1, "maximum": INT64_MAX},
+                    {"type": "string", "pattern": "^[0-9]{1,19}$"},
+                ]
+            }
         return {"type": "string", "example": "42"}
 
 

@@ -162,4 +162,3 @@ class SyncData(TypedDict):
     messages: list[MessageData]
     sync_timestamp: str | None
     summary: SyncSummary
-

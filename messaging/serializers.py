@@ -13,11 +13,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from kernel import limits
 from kernel.serializers import PageMetaSerializer, UserIdField
 from messaging.services.changes import MAX_REACTION_LENGTH
 from storage.enums import MessageStatus, MessageType
 
-MAX_TEXT_LENGTH = 65536
+MAX_TEXT_LENGTH = limits.MESSAGE_TEXT_MAX_CHARS
+MAX_CONTENT_LENGTH = limits.MESSAGE_CONTENT_MAX_CHARS
 MAX_IDS = 500
 
 
@@ -150,7 +152,11 @@ class MarkReadResponseSerializer(serializers.Serializer[Any]):
 class SendMessageSerializer(serializers.Serializer[Any]):
     room_id = serializers.UUIDField()
     content = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="Ciphertext (SPEC §6). Give content or text."
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=MAX_CONTENT_LENGTH,
+        help_text="Ciphertext (SPEC §6). Give content or text.",
     )
     text = serializers.CharField(
         required=False,
@@ -160,10 +166,10 @@ class SendMessageSerializer(serializers.Serializer[Any]):
         trim_whitespace=False,
         help_text="Plain text, encrypted by the server with the room key. Give content or text.",
     )
-    mentions = MentionSerializer(many=True, required=False, default=list)
+    mentions = MentionSerializer(many=True, required=False, default=list, max_length=limits.MENTIONS_MAX)  # type: ignore[call-arg]  # DRF passes it to the ListSerializer; the stubs lag
     reply_id = OptionalUUIDField()
     forward_id = OptionalUUIDField()
-    lifetime = serializers.IntegerField(required=False, default=0, min_value=0)
+    lifetime = serializers.IntegerField(required=False, default=0, min_value=0, max_value=limits.INT32_MAX)
     origin = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
     location_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
     location_latitude = serializers.FloatField(
@@ -182,7 +188,9 @@ class SendMessageSerializer(serializers.Serializer[Any]):
 
 class EditMessageSerializer(serializers.Serializer[Any]):
     message_id = serializers.UUIDField()
-    new_content = serializers.CharField(required=False, allow_blank=True, default="", help_text="Ciphertext.")
+    new_content = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=MAX_CONTENT_LENGTH, help_text="Ciphertext."
+    )
     new_text = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=MAX_TEXT_LENGTH, trim_whitespace=False
     )

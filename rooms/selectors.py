@@ -29,6 +29,7 @@ __all__ = [
     "rooms_for_user",
 ]
 
+
 def room_ids_for_user(*, user_id: int) -> list[uuid.UUID]:
     """The live rooms the user is an active participant of."""
     return get_repository().room_ids_for_user(user_id)

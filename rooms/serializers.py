@@ -10,6 +10,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from kernel import limits
 from kernel.serializers import PageMetaSerializer, UserIdField
 from messaging.serializers import MessageDataSerializer
 from storage.enums import Role, RoomType
@@ -86,24 +87,28 @@ class SyncResponseSerializer(serializers.Serializer[Any]):
 
 
 class RoomListQuerySerializer(serializers.Serializer[Any]):
-    page = serializers.IntegerField(required=False, min_value=1)
-    limit = serializers.IntegerField(required=False, min_value=1)
+    page = serializers.IntegerField(required=False, min_value=1, max_value=limits.INT32_MAX)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=limits.INT32_MAX)
     search = serializers.CharField(required=False, allow_blank=True, default="")
     type = serializers.ChoiceField(choices=RoomType.choices, required=False, allow_blank=True, default="")
     since = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
 class PageQuerySerializer(serializers.Serializer[Any]):
-    page = serializers.IntegerField(required=False, min_value=1)
-    limit = serializers.IntegerField(required=False, min_value=1)
+    page = serializers.IntegerField(required=False, min_value=1, max_value=limits.INT32_MAX)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=limits.INT32_MAX)
     search = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class RoomCreateSerializer(serializers.Serializer[Any]):
     type = serializers.ChoiceField(choices=RoomType.choices)
-    participants = serializers.ListField(child=UserIdField(), allow_empty=False, max_length=1000)
-    name = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    participants = serializers.ListField(
+        child=UserIdField(), allow_empty=False, max_length=limits.PARTICIPANTS_PER_REQUEST_MAX
+    )
+    name = serializers.CharField(required=False, allow_blank=True, default="", max_length=limits.ROOM_NAME_MAX_CHARS)
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=limits.ROOM_DESCRIPTION_MAX_CHARS
+    )
     photo_url = serializers.URLField(required=False, allow_blank=True, default="", max_length=500)
     send_message = serializers.BooleanField(required=False, default=True)
     add_member = serializers.BooleanField(required=False, default=False)
@@ -115,8 +120,8 @@ class RoomIdSerializer(serializers.Serializer[Any]):
 
 
 class RoomUpdateSerializer(RoomIdSerializer):
-    name = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    description = serializers.CharField(required=False, allow_blank=True)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=limits.ROOM_NAME_MAX_CHARS)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=limits.ROOM_DESCRIPTION_MAX_CHARS)
     photo_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
     send_message = serializers.BooleanField(required=False)
     add_member = serializers.BooleanField(required=False)
@@ -124,7 +129,9 @@ class RoomUpdateSerializer(RoomIdSerializer):
 
 
 class ParticipantAddSerializer(RoomIdSerializer):
-    participants = serializers.ListField(child=UserIdField(), allow_empty=False, max_length=1000)
+    participants = serializers.ListField(
+        child=UserIdField(), allow_empty=False, max_length=limits.PARTICIPANTS_PER_REQUEST_MAX
+    )
 
 
 class ParticipantUpdateSerializer(RoomIdSerializer):
@@ -133,7 +140,9 @@ class ParticipantUpdateSerializer(RoomIdSerializer):
 
 
 class RoomLeaveSerializer(RoomIdSerializer):
-    participants = serializers.ListField(child=UserIdField(), required=False, default=list, max_length=1000)
+    participants = serializers.ListField(
+        child=UserIdField(), required=False, default=list, max_length=limits.PARTICIPANTS_PER_REQUEST_MAX
+    )
     leave_all = serializers.BooleanField(required=False, default=False)
 
 

@@ -9,6 +9,11 @@ stays unpublished in the outbox, where the relay (streaming/relay.py) finds it. 
 republish of an event it already has (header `Nats-Msg-Id` = event_id), so a row published twice
 (relay racing the publisher, crash between publish and mark) is stored once.
 
+An event that can never be published as it is (over the server's max_payload, or malformed) is
+dead-lettered: logged once as an error and marked with its error and a retry a century away, so it
+neither blocks nor loops the relay (the services refuse such events before they are stored:
+events.builders; this is the backstop for a server whose max_payload is below CHAT_EVENT_MAX_BYTES).
+
 Publish-on-commit is on when `CHAT_PUBLISH_ON_COMMIT` is (default: when NATS_URL is set).
 """
 
@@ -28,6 +33,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils import timezone
 from nats.aio.client import Client
+from nats.errors import MaxPayloadError
 from nats.js import JetStreamContext
 
 from storage import get_repository
@@ -44,10 +50,22 @@ RETRY_BASE_SECONDS = 1.0
 RETRY_MAX_SECONDS = 300.0
 
 
+# A dead-lettered event is never retried by itself: its retry is this far away (the outbox admin's
+# "retry now" still republishes it, say after the server's max_payload was raised).
+DEAD_LETTER_DELAY = timedelta(days=365 * 100)
+
+
 @dataclass
 class BatchResult:
     published: list[uuid.UUID] = field(default_factory=list)
     failed: dict[uuid.UUID, str] = field(default_factory=dict)
+    # Events that can never be published as they are (over the server's max_payload, or malformed).
+    dead: dict[uuid.UUID, str] = field(default_factory=dict)
+
+    def merge(self, other: BatchResult) -> None:
+        self.published += other.published
+        self.failed.update(other.failed)
+        self.dead.update(other.dead)
 
 
 async def publish_batch(
@@ -59,6 +77,10 @@ async def publish_batch(
     for record in records:
         try:
             body = encode_envelope(actor_user_id=record.actor_user_id, data=record.data)
+        except Exception as exc:  # json_format.ParseError: no retry will encode it
+            result.dead[record.event_id] = f"malformed event: {exc!r}"
+            continue
+        try:
             future = await js.publish_async(
                 record.subject,
                 body,
@@ -66,6 +88,9 @@ async def publish_batch(
                 stream=STREAM_NAME,
                 headers={MSG_ID_HEADER: str(record.event_id)},
             )
+        except MaxPayloadError:
+            result.dead[record.event_id] = f"{len(body)} bytes, over the NATS server's max_payload"
+            continue
         except Exception as exc:
             result.failed[record.event_id] = f"publish: {exc!r}"
             continue
@@ -102,6 +127,9 @@ def record_outcome(result: BatchResult, *, attempts: dict[uuid.UUID, int] | None
         groups.setdefault((error, (attempts or {}).get(event_id, 0)), []).append(event_id)
     for (error, tries), ids in groups.items():
         repo.outbox_mark_failed(ids, error=error, retry_at=retry_at(tries, now=now))
+    for event_id, error in result.dead.items():
+        logger.error("outbox: event %s dead-lettered, not retried: %s", event_id, error)
+        repo.outbox_mark_failed([event_id], error=f"dead-lettered: {error}", retry_at=now + DEAD_LETTER_DELAY)
 
 
 class Publisher:
@@ -220,8 +248,7 @@ class Publisher:
                 result = await publish_batch(js, batch)
                 if result.failed:
                     logger.warning("publisher: %d event(s) not published, left to the relay", len(result.failed))
-                self._unrecorded.published += result.published
-                self._unrecorded.failed.update(result.failed)
+                self._unrecorded.merge(result)
                 if self._recorder is None or self._recorder.done():
                     self._recorder = asyncio.create_task(self._record_soon(0.0 if stop else RECORD_DELAY_SECONDS))
             if stop:
@@ -235,7 +262,7 @@ class Publisher:
         while True:
             await asyncio.sleep(delay)
             result, self._unrecorded = self._unrecorded, BatchResult()
-            if not result.published and not result.failed:
+            if not result.published and not result.failed and not result.dead:
                 # Idle: let the database connection go (a process that publishes rarely holds none).
                 await self._loop.run_in_executor(self._db, connections.close_all)
                 return  # (what arrived while the last one was written is written by this loop)

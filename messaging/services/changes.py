@@ -18,7 +18,7 @@ from kernel.errors import InvalidRequestData, NotFound, PermissionDenied
 from kernel.shapes import MessageData
 from messaging.formatting import message_status
 from messaging.selectors import message_data_for
-from messaging.services.common import room_key, unique
+from messaging.services.common import decrypted_text, room_key, unique
 from storage import get_repository
 from storage.records import OutboxRecord
 from storage.records_messages import MessageRecord
@@ -65,7 +65,7 @@ def message_edit(*, user_id: int, message_id: uuid.UUID, new_content: str = "", 
         raise PermissionDenied("System messages cannot be edited.")
     key = room_key(room)
     if new_content:
-        content, text = new_content, crypto.content_decrypt(new_content, key)
+        content, text = new_content, decrypted_text(new_content, key, field="new_content")
     else:
         content, text = crypto.content_encrypt(new_text, key), new_text
     repo = get_repository()

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 
 from events.builders import room_event
-from kernel import crypto
+from kernel import crypto, limits
 from kernel.errors import InvalidRequestData
 from kernel.timefmt import iso
 from storage.records import OutboxRecord, RoomRecord
@@ -31,6 +31,18 @@ def room_key(room: RoomRecord) -> crypto.RoomKey:
 @functools.lru_cache(maxsize=4096)
 def _room_key_cached(room_id: uuid.UUID, encryption_data: str, master_key: bytes, master_iv: bytes) -> crypto.RoomKey:
     return crypto.encryption_data_unwrap(encryption_data)
+
+
+def decrypted_text(content: str, key: crypto.RoomKey, *, field: str) -> str:
+    """The text of a client's ciphertext, held to the text's length limit (what it decrypts to is
+    what the event carries beside it)."""
+    text = crypto.content_decrypt(content, key)
+    if len(text) > limits.MESSAGE_TEXT_MAX_CHARS:
+        raise InvalidRequestData(
+            f"{field} decrypts to more than {limits.MESSAGE_TEXT_MAX_CHARS} characters.",
+            details={field: [f"At most {limits.MESSAGE_TEXT_MAX_CHARS} characters of text."]},
+        )
+    return text
 
 
 def user_id_of(value: Any, *, field: str) -> int:

@@ -20,7 +20,7 @@ from kernel.errors import Conflict, InvalidRequestData, NotFound, PermissionDeni
 from kernel.shapes import MessageData
 from messaging.formatting import message_data
 from messaging.selectors import message_data_for, messages_data
-from messaging.services.common import room_key, status_update_event, user_id_of
+from messaging.services.common import decrypted_text, room_key, status_update_event, user_id_of
 from storage import get_repository
 from storage.enums import MessageStatus, MessageType, SystemEvent
 from storage.errors import SenderMessageIdBusyError
@@ -101,7 +101,7 @@ def _text_and_content(request: SendRequest, room: RoomRecord, forwarded: Message
         )
     key = room_key(room)
     if request.content:
-        return request.content, crypto.content_decrypt(request.content, key)
+        return request.content, decrypted_text(request.content, key, field="content")
     if request.text:
         return crypto.content_encrypt(request.text, key), request.text
     if forwarded is not None and forwarded.text:

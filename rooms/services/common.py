@@ -10,6 +10,7 @@ from datetime import datetime
 from domain.access import ROOM_NOT_FOUND, room_access
 from domain.permissions import MemberPermission, check_member_permission
 from events.builders import direct_event
+from kernel import limits
 from kernel.errors import InvalidRequestData, NotFound
 from kernel.shapes import MessageData, Room, RoomJoin
 from kernel.timefmt import iso
@@ -178,3 +179,14 @@ def new_participant(room_id: uuid.UUID, user: UserRecord, role: str, at: datetim
         is_partner_blocked=False,
         joined_at=at,
     )
+
+
+def check_room_size(members: int) -> None:
+    """400 `room_full` when a room would have more than CHAT_MAX_ROOM_MEMBERS active members (two
+    adds racing may pass it by the second's size: a bound on cost, not an exact quota)."""
+    if members > limits.ROOM_MEMBERS_MAX:
+        raise InvalidRequestData(
+            f"A room has at most {limits.ROOM_MEMBERS_MAX} members.",
+            code="room_full",
+            details={"participants": [f"{members} members; at most {limits.ROOM_MEMBERS_MAX}."]},
+        )

@@ -12,6 +12,7 @@ from kernel.errors import InvalidRequestData
 from rooms.selectors import room_for_user
 from rooms.services.common import (
     RoomCreateResult,
+    check_room_size,
     check_users_exist,
     formatted_in_memory,
     new_participant,
@@ -56,6 +57,7 @@ def room_create(
         errors["name"] = ["A group needs a name."]
     if errors:
         raise InvalidRequestData(details=errors)
+    check_room_size(1 + len(others))
     users = check_users_exist(others)
     users.update(get_repository().users_get([user_id]))
 

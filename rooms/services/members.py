@@ -29,6 +29,7 @@ from rooms.services.common import (
     actor_user_of,
     check_group,
     check_permission,
+    check_room_size,
     check_users_exist,
     formatted_in_memory,
     room_join_direct,
@@ -63,6 +64,8 @@ def room_participants_add(
     new_ids = [u for u in ids if u not in current or not current[u].is_active]
     if not new_ids:
         return ParticipantsAddResult(added=())
+    _, members = repo.participants_page(room.id, search="", offset=0, limit=1)
+    check_room_size(members + len(new_ids))
 
     actor_user = actor_user_of(user_id, actor)
     with repo.atomic():

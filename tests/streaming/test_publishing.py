@@ -194,6 +194,42 @@ async def test_relay_failure_schedules_a_retry_with_exponential_back_off(setting
     assert timedelta(seconds=1.5) <= row.next_attempt_at - timezone.now() <= timedelta(seconds=3)
 
 
+async def test_an_event_over_the_servers_max_payload_is_dead_lettered_and_blocks_nothing(settings, caplog) -> None:
+    """Such an event is refused when built (events.builders); one stored anyway (a server with a
+    smaller max_payload) is marked dead once, never retried, and the events after it still go out."""
+    from channels.db import database_sync_to_async
+
+    settings.CHAT_PUBLISH_ON_COMMIT = False
+    room_id = uuid.uuid4()
+    typing = room_event("typing", {"user_id": "7", "is_typing": True}, room_id=room_id, actor_user_id=7)
+    huge = dataclasses.replace(
+        typing, event_id=uuid.uuid4(), data={**typing.data, "typing": {"user_id": "x" * 1_200_000, "is_typing": True}}
+    )
+
+    def store() -> None:
+        with get_repository().atomic():
+            get_repository().outbox_add([huge])
+
+    await database_sync_to_async(store)()
+    after = await database_sync_to_async(_emit_typing)(room_id)
+    nc = await connect(name="test-dead-letter")
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js)
+        with caplog.at_level("ERROR", logger="streaming.publisher"):
+            assert await relay_once(js, grace=0) == 2
+        assert await relay_once(js, grace=0) == 0  # the dead one is not due again
+    finally:
+        await nc.close()
+    dead = await database_sync_to_async(probe.outbox_state)(huge.event_id)
+    assert dead.published_at is None and dead.last_error.startswith("dead-lettered:")
+    assert "max_payload" in dead.last_error
+    assert dead.next_attempt_at - timezone.now() > timedelta(days=365)
+    assert [r.getMessage() for r in caplog.records if str(huge.event_id) in r.getMessage()]
+    stored = await _stored(f"CHAT_EVENTS.{room_id}", expect=1)
+    assert [h["Nats-Msg-Id"] for _, h, _ in stored] == [str(after)]
+
+
 async def test_relay_prunes_published_events_older_than_the_retention(settings) -> None:
     from channels.db import database_sync_to_async
 
