@@ -6,8 +6,10 @@ import asyncio
 import base64
 import dataclasses
 import json
+import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 import nats
@@ -21,6 +23,7 @@ from events.emit import emit
 from events.proto import chat_pb2
 from storage import get_repository
 from streaming import publisher
+from streaming.embedded import free_port, nats_server_binary, port_free
 from streaming.envelope import decode_envelope
 from streaming.jetstream import STREAM_NAME, connect, ensure_stream
 from streaming.relay import Relay, prune_outbox, relay_once
@@ -194,16 +197,39 @@ async def test_relay_failure_schedules_a_retry_with_exponential_back_off(setting
     assert timedelta(seconds=1.5) <= row.next_attempt_at - timezone.now() <= timedelta(seconds=3)
 
 
-async def test_an_event_over_the_servers_max_payload_is_dead_lettered_and_blocks_nothing(settings, caplog) -> None:
-    """Such an event is refused when built (events.builders); one stored anyway (a server with a
-    smaller max_payload) is marked dead once, never retried, and the events after it still go out."""
+@pytest.fixture
+def small_payload_nats(tmp_path) -> Iterator[str]:
+    """A nats-server of its own whose max_payload is 4 KiB (what an operator may have configured)."""
+    port = free_port()
+    config = tmp_path / "nats.conf"
+    config.write_text(f"listen: 127.0.0.1:{port}\nmax_payload: 4096\njetstream {{ store_dir: {tmp_path / 'js'} }}\n")
+    process = subprocess.Popen(
+        [nats_server_binary(), "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while port_free(port):
+            assert process.poll() is None and time.monotonic() < deadline, "nats-server did not start"
+            time.sleep(0.05)
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+async def test_an_event_over_the_servers_max_payload_is_dead_lettered_and_blocks_nothing(
+    settings, caplog, small_payload_nats
+) -> None:
+    """Events are refused when built if over CHAT_EVENT_MAX_BYTES (events.builders); one the server
+    still refuses (its max_payload is smaller) is marked dead once, never retried, and the events
+    after it still go out."""
     from channels.db import database_sync_to_async
 
     settings.CHAT_PUBLISH_ON_COMMIT = False
     room_id = uuid.uuid4()
     typing = room_event("typing", {"user_id": "7", "is_typing": True}, room_id=room_id, actor_user_id=7)
     huge = dataclasses.replace(
-        typing, event_id=uuid.uuid4(), data={**typing.data, "typing": {"user_id": "x" * 1_200_000, "is_typing": True}}
+        typing, event_id=uuid.uuid4(), data={**typing.data, "typing": {"user_id": "x" * 10_000, "is_typing": True}}
     )
 
     def store() -> None:
@@ -212,13 +238,15 @@ async def test_an_event_over_the_servers_max_payload_is_dead_lettered_and_blocks
 
     await database_sync_to_async(store)()
     after = await database_sync_to_async(_emit_typing)(room_id)
-    nc = await connect(name="test-dead-letter")
+    nc = await nats.connect(small_payload_nats)
     try:
         js = nc.jetstream()
         await ensure_stream(js)
         with caplog.at_level("ERROR", logger="streaming.publisher"):
             assert await relay_once(js, grace=0) == 2
         assert await relay_once(js, grace=0) == 0  # the dead one is not due again
+        stored = await js.get_msg(STREAM_NAME, seq=1, subject=f"CHAT_EVENTS.{room_id}", next=True)
+        assert stored.headers and stored.headers["Nats-Msg-Id"] == str(after)
     finally:
         await nc.close()
     dead = await database_sync_to_async(probe.outbox_state)(huge.event_id)
@@ -226,8 +254,6 @@ async def test_an_event_over_the_servers_max_payload_is_dead_lettered_and_blocks
     assert "max_payload" in dead.last_error
     assert dead.next_attempt_at - timezone.now() > timedelta(days=365)
     assert [r.getMessage() for r in caplog.records if str(huge.event_id) in r.getMessage()]
-    stored = await _stored(f"CHAT_EVENTS.{room_id}", expect=1)
-    assert [h["Nats-Msg-Id"] for _, h, _ in stored] == [str(after)]
 
 
 async def test_relay_prunes_published_events_older_than_the_retention(settings) -> None:
