@@ -238,6 +238,16 @@ production_secrets_check()
 
 CHAT_ROOM_CACHE_SECONDS = env.int("CHAT_ROOM_CACHE_SECONDS", default=3600)
 
+# --- Rates (kernel/throttling.py: per user, on the cache; "N/s|m|h|d", empty turns one off) -----
+CHAT_RATES = {
+    "send": _env_str("CHAT_RATE_SEND", "120/m"),  # SendMessage, EditMessage, ReactToMessage
+    "room_create": _env_str("CHAT_RATE_ROOM_CREATE", "30/h"),
+    "member_add": _env_str("CHAT_RATE_MEMBER_ADD", "60/h"),  # AddParticipantToRoom calls
+}
+# The stream's own: client frames per connection per 10 s, open sockets per user (streaming/frame_limits.py).
+CHAT_STREAM_FRAME_RATE = env.int("CHAT_STREAM_FRAME_RATE", default=30)
+CHAT_MAX_SOCKETS_PER_USER = env.int("CHAT_MAX_SOCKETS_PER_USER", default=20)
+
 # --- Limits (kernel/limits.py: what each bounds, and why the defaults fit NATS's 1 MiB payloads) ---
 CHAT_MAX_MESSAGE_TEXT = env.int("CHAT_MAX_MESSAGE_TEXT", default=16_384)
 CHAT_MAX_MESSAGE_CONTENT = env.int(
@@ -267,6 +277,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "kernel.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["kernel.throttling.ChatRateThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -39,6 +39,8 @@ ERRORS_403 = error_responses(
 
 
 class SendMessageApi(APIView):
+    throttle_scope = "send"
+
     @extend_schema(
         operation_id="SendMessage",
         tags=[TAG],
@@ -59,6 +61,8 @@ class SendMessageApi(APIView):
 
 
 class EditMessageApi(APIView):
+    throttle_scope = "send"
+
     @extend_schema(
         operation_id="EditMessage",
         tags=[TAG],
@@ -94,6 +98,8 @@ class DeleteMessageApi(APIView):
 
 
 class ReactToMessageApi(APIView):
+    throttle_scope = "send"
+
     @extend_schema(
         operation_id="ReactToMessage",
         tags=[TAG],

@@ -64,6 +64,8 @@ class RoomListApi(APIView):
 
 
 class RoomCreateApi(APIView):
+    throttle_scope = "room_create"
+
     @extend_schema(
         operation_id="CreateRoom",
         tags=[TAG],
@@ -126,6 +128,8 @@ class RoomParticipantsApi(APIView):
 
 
 class ParticipantAddApi(APIView):
+    throttle_scope = "member_add"
+
     @extend_schema(
         operation_id="AddParticipantToRoom",
         tags=[TAG],

@@ -16,7 +16,9 @@ connection:
   bridge (or replay) encoded it, once per event: a connection only decides, it does not re-encode
   (nor hop to a thread per event: see dispatch());
 - takes client frames `{"typing": {"room_id", "is_typing"}}` (members only, rate-limited) and
-  `{"ping": ...}` (answered with `{"pong": ...}`);
+  `{"ping": ...}` (answered with `{"pong": ...}`), at most CHAT_STREAM_FRAME_RATE per 10 s (more get
+  one `rate_limited` error frame per window and are ignored); a user's streams beyond
+  CHAT_MAX_SOCKETS_PER_USER are refused (4029);
 - closes with 4001 once its token or session no longer holds (streaming.revocation): at once on a
   `stream.recheck`, else at the next heartbeat's batch check.
 """
@@ -35,7 +37,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from domain.access import is_room_member
 from events.subjects import direct_subject, room_subject
 from kernel.errors import NotFound
-from streaming import rules, selectors, typing_indicator
+from streaming import frame_limits, rules, selectors, typing_indicator
 from streaming.db import db_async
 from streaming.envelope import GROUP_MESSAGE_TYPE, StreamItem, room_group, user_group
 from streaming.heartbeat import HEARTBEAT_TEXT, process_ticker
@@ -71,6 +73,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
         self.joined: set[str] = set()
         self.single_room: uuid.UUID | None = None
         self.typing_limiter: typing_indicator.TypingLimiter | None = None  # at the first typing frame
+        self.frame_limiter: frame_limits.FrameLimiter | None = None  # at the first client frame
         # Per room, the user's membership as update_visibility() reads it (loaded at the room's first
         # update_message; dropped when the user joins or leaves the room).
         self.memberships: dict[str, rules.Membership | None] = {}
@@ -84,6 +87,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
         self.client_id = _param(params, "client_id")
         if not self.client_id:
             await self._refuse(CLOSE_CLIENT_ID_NEEDED, "client_id_needed", "The client_id query parameter is required.")
+            return
+        if len(await get_registry().connections(int(user.pk))) >= frame_limits.max_sockets_per_user():
+            await self._refuse(
+                frame_limits.CLOSE_TOO_MANY_CONNECTIONS,
+                "too_many_connections",
+                f"At most {frame_limits.max_sockets_per_user()} open streams per user: close another first.",
+            )
             return
         room_param = _param(params, "room_id")
         try:
@@ -155,6 +165,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.cursor is None:
+            return
+        if self.frame_limiter is None:
+            self.frame_limiter = frame_limits.FrameLimiter()
+        if not self.frame_limiter.allow():
+            if self.frame_limiter.should_tell():
+                await self.send_json(error_frame("rate_limited", "Too many frames: slow down.", ""))
             return
         try:
             content = json.loads(text_data or (bytes_data or b"").decode() or "null")
