@@ -31,7 +31,9 @@ def test_room_creation_and_member_adds_have_rates_of_their_own(api, user_factory
     for _ in range(2):
         body = {"type": "group", "name": "g", "participants": [bob.id]}
         assert post(api(alice), "room/create", body).status_code == 200
-    assert_error(post(api(alice), "room/create", {"type": "group", "name": "g", "participants": [bob.id]}), 429, "throttled")
+    assert_error(
+        post(api(alice), "room/create", {"type": "group", "name": "g", "participants": [bob.id]}), 429, "throttled"
+    )
     room = make_room(bob, [alice])
     add = {"id": str(room.id), "participants": [carol.id]}
     assert post(api(bob), "room/participant/add", add).status_code == 200
