@@ -248,9 +248,11 @@ CHAT_RATES = {
     "room_create": _env_str("CHAT_RATE_ROOM_CREATE", "30/h"),
     "member_add": _env_str("CHAT_RATE_MEMBER_ADD", "60/h"),  # AddParticipantToRoom calls
 }
-# The stream's own: client frames per connection per 10 s, open sockets per user (streaming/frame_limits.py).
+# The stream's own: client frames per connection per 10 s, open sockets per user, a client frame's
+# size (streaming/frame_limits.py).
 CHAT_STREAM_FRAME_RATE = env.int("CHAT_STREAM_FRAME_RATE", default=30)
 CHAT_MAX_SOCKETS_PER_USER = env.int("CHAT_MAX_SOCKETS_PER_USER", default=20)
+CHAT_STREAM_MAX_FRAME_BYTES = env.int("CHAT_STREAM_MAX_FRAME_BYTES", default=4096)
 
 # --- Limits (kernel/limits.py: what each bounds, and why the defaults fit NATS's 1 MiB payloads) ---
 CHAT_MAX_MESSAGE_TEXT = env.int("CHAT_MAX_MESSAGE_TEXT", default=16_384)
@@ -292,6 +294,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "kernel.exceptions.exception_handler",
+    # JSON only (kernel/parsers.py: size and depth refused with 4xx); other bodies get 415.
+    "DEFAULT_PARSER_CLASSES": ["kernel.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["kernel.throttling.ChatRateThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -303,6 +307,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"RoomTypeEnum": "storage.enums.RoomType"},
+    # Error answers documented with their body (kernel/openapi.py), after the enum hook.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "kernel.openapi.error_bodies"],
 }
 
 LANGUAGE_CODE = "en-us"

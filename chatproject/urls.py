@@ -3,8 +3,12 @@ from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from kernel.exceptions import api_not_found
+
+handler500 = "kernel.exceptions.server_error"
 
 # Swagger UI: its script in a file of its own (no inline script), its bundle from the CDN it names.
 SWAGGER_CDN = "https://cdn.jsdelivr.net"
@@ -18,6 +22,7 @@ urlpatterns = [
     path("api/docs/", api_docs, name="api-docs"),
     path("api/chat/v1/", include("rooms.urls")),
     path("api/chat/v1/", include("messaging.urls")),
+    re_path(r"^api/", api_not_found),  # no operation there: a JSON 404, never a page
     # Web pages: login and logout (django.contrib.auth views; no password reset: it needs mail, which
     # this project does not set up) and the chat pages.
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

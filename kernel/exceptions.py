@@ -6,7 +6,9 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -25,6 +27,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ApplicationError):
         set_rollback()
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body("payload_too_large", "The request is too large."), status=413)
+    if isinstance(exc, SuspiciousOperation):  # e.g. too many fields or files: Django's own 400
+        return Response(error_body("invalid_request_data", str(exc) or "Invalid request."), status=400)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -59,3 +65,19 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     logger.exception("unexpected error in %s", type(view).__name__ if view else "api", exc_info=exc)
     set_rollback()
     return Response(error_body("internal_server_error", "Internal server error."), status=500)
+
+
+# Outside the API views: answers under /api/ are JSON too (chatproject/urls.py mounts these).
+API_PREFIX = "/api/"
+
+
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any path under /api/ that names no operation: 404 `not_found`, whatever the method."""
+    return JsonResponse(error_body("not_found", f"No API operation at {request.path}."), status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: JSON under /api/, Django's page elsewhere (the error is logged by Django)."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(error_body("internal_server_error", "Internal server error."), status=500)
+    return defaults.server_error(request)

@@ -91,7 +91,7 @@ class RoomListQuerySerializer(serializers.Serializer[Any]):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=limits.INT32_MAX)
     search = serializers.CharField(required=False, allow_blank=True, default="")
     type = serializers.ChoiceField(choices=RoomType.choices, required=False, allow_blank=True, default="")
-    since = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    since = serializers.DateTimeField(required=False, default=None)  # given empty: 400
 
 
 class PageQuerySerializer(serializers.Serializer[Any]):

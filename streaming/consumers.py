@@ -17,8 +17,9 @@ connection:
   (nor hop to a thread per event: see dispatch());
 - takes client frames `{"typing": {"room_id", "is_typing"}}` (members only, rate-limited) and
   `{"ping": ...}` (answered with `{"pong": ...}`), at most CHAT_STREAM_FRAME_RATE per 10 s (more get
-  one `rate_limited` error frame per window and are ignored); a user's streams beyond
-  CHAT_MAX_SOCKETS_PER_USER are refused (4029);
+  one `rate_limited` error frame per window and are ignored); binary, non-JSON, too deep or unknown
+  frames get an error frame, frames over CHAT_STREAM_MAX_FRAME_BYTES an error frame and close 4009
+  (streaming.frame_limits.decode_frame); a user's streams beyond CHAT_MAX_SOCKETS_PER_USER are refused (4029);
 - closes with 4001 once its token or session no longer holds (streaming.revocation): at once on a
   `stream.recheck`, else at the next heartbeat's batch check.
 """
@@ -26,7 +27,6 @@ connection:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from typing import Any
@@ -172,12 +172,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
             if self.frame_limiter.should_tell():
                 await self.send_json(error_frame("rate_limited", "Too many frames: slow down.", ""))
             return
-        try:
-            content = json.loads(text_data or (bytes_data or b"").decode() or "null")
-        except (ValueError, UnicodeDecodeError):
-            content = None
-        if not isinstance(content, dict):
-            await self.send_json(error_frame("invalid_request_data", "Frames are JSON objects."))
+        content = frame_limits.decode_frame(text_data, bytes_data)
+        if isinstance(content, frame_limits.FrameRefusal):
+            if content.close_code is not None:
+                await self._refuse(content.close_code, content.code, content.message)
+            else:
+                await self.send_json(error_frame(content.code, content.message))
             return
         if "ping" in content:
             await self.send_json({"pong": content["ping"]})

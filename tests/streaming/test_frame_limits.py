@@ -56,3 +56,48 @@ async def test_a_user_has_at_most_the_configured_number_of_streams(settings) -> 
     finally:
         await first.close()
         await second.close()
+
+
+async def test_bad_frames_get_an_error_frame_and_the_stream_goes_on_serving(settings) -> None:
+    (alice,) = await rest(make_users)(1)
+    socket = await StreamClient.open(alice)
+    try:
+        await socket.wait_for(lambda f: f.get("connected") is True)
+        bad = [
+            "not json",
+            "[1, 2]",
+            '{"typing": ' * 100 + "1" + "}" * 100,  # too deep
+            "[" * 2000 + "]" * 2000,  # deep enough to exhaust a recursive decoder
+            '{"unknown": 1}',
+        ]
+        for text in bad:
+            await socket.communicator.send_to(text_data=text)
+        await socket.communicator.send_to(bytes_data=b'{"ping": 1}')
+        await socket.send({"ping": "after"})
+        await socket.wait_for(lambda f: f.get("pong") == "after")
+        codes = [f["error"]["code"] for f in socket.frames if "error" in f]
+        assert codes == ["invalid_request_data"] * 6
+        messages = [f["error"]["message"] for f in socket.frames if "error" in f]
+        assert "nest" in messages[2] and "nest" in messages[3] and "Binary" in messages[5]
+        assert socket.close_code is None
+    finally:
+        await socket.close()
+
+
+async def test_a_frame_over_the_size_limit_closes_with_4009(settings) -> None:
+    settings.CHAT_STREAM_MAX_FRAME_BYTES = 100
+    alice, bob = await rest(make_users)(2)
+    socket = await StreamClient.open(alice)
+    other = await StreamClient.open(bob)
+    try:
+        await socket.wait_for(lambda f: f.get("connected") is True)
+        await other.wait_for(lambda f: f.get("connected") is True)
+        await socket.send({"ping": "x" * 100})
+        error = await socket.wait_for(lambda f: "error" in f)
+        assert error["error"]["code"] == "frame_too_large"
+        assert await socket.wait_closed() == 4009
+        await other.send({"ping": "x" * 50})  # the others are served
+        await other.wait_for(lambda f: f.get("pong") == "x" * 50)
+    finally:
+        await socket.close()
+        await other.close()
