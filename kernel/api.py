@@ -27,9 +27,3 @@ def error_responses(*, not_found: str, forbidden: str | None = None) -> dict[int
         responses[403] = OpenApiResponse(description=f"permission_denied: {forbidden}")
     return responses
 
-
-# The answers of an operation with a rate (kernel/throttling.py) and a size limit (kernel/limits.py).
-THROTTLED = {
-    413: OpenApiResponse(description="payload_too_large: the change would make an event too large to publish"),
-    429: OpenApiResponse(description="throttled: over the caller's rate; `Retry-After` says when to try again"),
-}
