@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
@@ -61,16 +64,24 @@ def _print_the_figures() -> Any:
 
 
 @pytest.fixture
-def api_schema(transactional_db: None, settings: Any) -> Any:
+def api_schema(db: None, settings: Any) -> Iterator[Any]:
     settings.CHAT_RATES = {}  # rates off: reach the operations, not the throttle
     caller, *others = UserFactory.create_batch(4)
     PEOPLE.update(
         headers={"Authorization": f"Token {token_for(caller)}", "X-Client-ID": "schema-test"},
         others=[user.id for user in others],
     )
-    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
-    schema.config.generation.update(modes=["positive", "negative"], max_examples=EXAMPLES)
-    return schema
+    # As Django's test client does: requests in the test's thread do not close its connections (the
+    # test database's, and on `scylla` Cassandra's, which the test may not open on its own).
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
+        schema.config.generation.update(modes=["positive", "negative"], max_examples=EXAMPLES)
+        yield schema
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
 
 
 def _with_known_people(case: Any) -> None:
