@@ -25,9 +25,12 @@ class Page:
 
 
 def _positive_int(params: QueryDict | dict[str, Any], name: str, default: int) -> int:
-    raw = params.get(name)
-    if raw in (None, ""):
+    if name not in params:
         return default
+    values = params.getlist(name) if isinstance(params, QueryDict) else [params[name]]
+    if len(values) != 1:
+        raise InvalidRequestData(f"{name} must be given once.", details={name: ["Must be given once."]})
+    raw = values[0]
     try:
         value = int(str(raw))
     except ValueError:

@@ -43,6 +43,7 @@ CHECKS = [
     response_schema_conformance,
     negative_data_rejection,  # applies to the invalid cases only: they must get a 4xx
 ]
+STATEFUL_CHECKS = [check for check in CHECKS if check is not negative_data_rejection]
 HYPOTHESIS = {
     "deadline": None,
     "database": None,
@@ -128,8 +129,8 @@ def test_stateful_sequences_stay_within_the_schema(api_schema: Any) -> None:
 
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
             STATUSES[f"{response.status_code // 100}xx"] += 1
-            try:
-                case.validate_response(response, checks=CHECKS, headers=PEOPLE["headers"])
+            try:  # invalid-input acceptance is the derandomized test's: here, random cases of it would flake
+                case.validate_response(response, checks=STATEFUL_CHECKS, headers=PEOPLE["headers"])
             except Exception as exc:
                 print("STATEFUL FAILURE", case.operation.label, response.status_code, response.text[:300], exc)
                 raise
