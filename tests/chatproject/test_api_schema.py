@@ -20,7 +20,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
-from hypothesis.errors import Unsatisfiable
+from hypothesis.errors import FlakyStrategyDefinition, Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -120,6 +120,8 @@ def test_no_operation_answers_outside_its_schema(api_schema: Any) -> None:
 
 
 def test_stateful_sequences_stay_within_the_schema(api_schema: Any) -> None:
+    failures: list[str] = []
+
     class Workflow(api_schema.as_state_machine()):  # type: ignore[misc]
         def before_call(self, case: Any) -> None:
             _with_known_people(case)
@@ -132,10 +134,16 @@ def test_stateful_sequences_stay_within_the_schema(api_schema: Any) -> None:
             try:  # invalid-input acceptance is the derandomized test's: here, random cases of it would flake
                 case.validate_response(response, checks=STATEFUL_CHECKS, headers=PEOPLE["headers"])
             except Exception as exc:
-                print("STATEFUL FAILURE", case.operation.label, response.status_code, response.text[:300], exc)
+                failures.append(f"{case.operation.label} -> {response.status_code}: {exc}")
                 raise
 
     # Not derandomized: a scenario's steps draw from what earlier answers held (ids made in the database),
     # which Hypothesis' replay of a fixed sequence reads as inconsistent generation.
     stateful = {**HYPOTHESIS, "derandomize": False}
-    Workflow.run(settings=hypothesis_settings(max_examples=STATEFUL_SCENARIOS, stateful_step_count=8, **stateful))
+    try:
+        Workflow.run(settings=hypothesis_settings(max_examples=STATEFUL_SCENARIOS, stateful_step_count=8, **stateful))
+    except FlakyStrategyDefinition:
+        # Hypothesis could not replay a scenario the same way (its steps drew from live answers); every
+        # call it made was checked, and any failed check is in `failures`.
+        pass
+    assert not failures, "\n".join(failures[:5])
