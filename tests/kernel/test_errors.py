@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
 
@@ -17,6 +18,8 @@ from kernel.exceptions import exception_handler
         (PermissionDenied(), 403, "permission_denied"),
         (NotAuthenticated(), 401, "invalid_token"),
         (serializers.ValidationError({"name": ["required"]}), 400, "invalid_request_data"),
+        (RequestDataTooBig("too big"), 413, "payload_too_large"),  # Django's own checks of request.POST
+        (TooManyFieldsSent("too many fields"), 400, "invalid_request_data"),
     ],
 )
 def test_errors_render_code_message_details(exc: Exception, status: int, code: str) -> None:
