@@ -10,9 +10,10 @@ republish of an event it already has (header `Nats-Msg-Id` = event_id), so a row
 (relay racing the publisher, crash between publish and mark) is stored once.
 
 An event that can never be published as it is (over the server's max_payload, or malformed) is
-dead-lettered: logged once as an error and marked with its error and a retry a century away, so it
-neither blocks nor loops the relay (the services refuse such events before they are stored:
-events.builders; this is the backstop for a server whose max_payload is below CHAT_EVENT_MAX_BYTES).
+dead-lettered: logged once as an error, counted (`chat_events_dead_lettered_total`), and marked with
+its error and a retry a century away, so it neither blocks nor loops the relay (the services refuse
+such events before they are stored: events.builders; this is the backstop for a server whose
+max_payload is below CHAT_EVENT_MAX_BYTES).
 
 Publish-on-commit is on when `CHAT_PUBLISH_ON_COMMIT` is (default: when NATS_URL is set).
 """
@@ -36,6 +37,7 @@ from nats.aio.client import Client
 from nats.errors import MaxPayloadError
 from nats.js import JetStreamContext
 
+from kernel.metrics import EVENTS_DEAD_LETTERED
 from storage import get_repository
 from storage.records import OutboxRecord
 from streaming.envelope import MSG_ID_HEADER, encode_envelope
@@ -129,6 +131,7 @@ def record_outcome(result: BatchResult, *, attempts: dict[uuid.UUID, int] | None
         repo.outbox_mark_failed(ids, error=error, retry_at=retry_at(tries, now=now))
     for event_id, error in result.dead.items():
         logger.error("outbox: event %s dead-lettered, not retried: %s", event_id, error)
+        EVENTS_DEAD_LETTERED.labels(reason="max_payload" if "max_payload" in error else "malformed").inc()
         repo.outbox_mark_failed([event_id], error=f"dead-lettered: {error}", retry_at=now + DEAD_LETTER_DELAY)
 
 

@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 from nats.js import api
+from prometheus_client import REGISTRY
 
 from events.builders import room_event
 from events.emit import emit
@@ -197,6 +198,10 @@ async def test_relay_failure_schedules_a_retry_with_exponential_back_off(setting
     assert timedelta(seconds=1.5) <= row.next_attempt_at - timezone.now() <= timedelta(seconds=3)
 
 
+def _dead_lettered() -> float:
+    return REGISTRY.get_sample_value("chat_events_dead_lettered_total", {"reason": "max_payload"}) or 0.0
+
+
 @pytest.fixture
 def small_payload_nats(tmp_path) -> Iterator[str]:
     """A nats-server of its own whose max_payload is 4 KiB (what an operator may have configured)."""
@@ -238,6 +243,7 @@ async def test_an_event_over_the_servers_max_payload_is_dead_lettered_and_blocks
 
     await database_sync_to_async(store)()
     after = await database_sync_to_async(_emit_typing)(room_id)
+    before = _dead_lettered()
     nc = await nats.connect(small_payload_nats)
     try:
         js = nc.jetstream()
@@ -254,6 +260,7 @@ async def test_an_event_over_the_servers_max_payload_is_dead_lettered_and_blocks
     assert "max_payload" in dead.last_error
     assert dead.next_attempt_at - timezone.now() > timedelta(days=365)
     assert [r.getMessage() for r in caplog.records if str(huge.event_id) in r.getMessage()]
+    assert _dead_lettered() == before + 1  # and counted
 
 
 async def test_relay_prunes_published_events_older_than_the_retention(settings) -> None:
