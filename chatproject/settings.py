@@ -162,7 +162,8 @@ elif "postgresql" in DATABASES["default"]["ENGINE"]:
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN", default=1),
             "max_size": env.int("DATABASE_POOL_MAX", default=8),
-            "timeout": 10,
+            # A request waits this long for a connection, then answers 503 `service_unavailable`.
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3.0),
         }
 
 CHAT_STORAGE = _choice("CHAT_STORAGE", "postgres", ("postgres", "scylla"))

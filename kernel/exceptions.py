@@ -7,8 +7,11 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -16,6 +19,11 @@ from rest_framework.views import set_rollback
 from kernel.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
+
+# A dependency that does not answer (the database down or its pool exhausted, Redis unreachable):
+# 503 with Retry-After, not a 500; nothing was stored, so the client may retry as it is.
+UNAVAILABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+RETRY_AFTER_UNAVAILABLE_SECONDS = 5
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -62,6 +70,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(error_body(code, str(exc.detail)), status=exc.status_code, headers=headers)
 
     view = context.get("view")
+    if isinstance(exc, UNAVAILABLE):
+        logger.warning("service unavailable in %s: %r", type(view).__name__ if view else "api", exc)
+        set_rollback()
+        return Response(
+            error_body("service_unavailable", "A service the chat needs does not answer: retry shortly."),
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE_SECONDS)},
+        )
     logger.exception("unexpected error in %s", type(view).__name__ if view else "api", exc_info=exc)
     set_rollback()
     return Response(error_body("internal_server_error", "Internal server error."), status=500)

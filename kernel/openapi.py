@@ -5,7 +5,8 @@ that clients and the schema tests (tests/chatproject/test_api_schema.py) can che
 Beyond what each view documents (400/401/403/404: kernel.api.error_responses), the hook adds what the
 API's shared layers answer: 405 (a method the path does not take), 413 and 415 on operations with a
 body (kernel.parsers), 413 `payload_too_large` on those a size limit guards, and 429 `throttled` (with
-`Retry-After`) on operations with a rate (kernel.throttling: a view's `throttle_scope`).
+`Retry-After`) on operations with a rate (kernel.throttling: a view's `throttle_scope`), and 503
+`service_unavailable` (with `Retry-After`) everywhere (kernel.exceptions: a dependency down).
 
 It also adds OpenAPI links: the room a CreateRoom answers, and the message a SendMessage answers, are
 what the room and message operations take, so that clients' generators (and the stateful schema
@@ -29,6 +30,7 @@ ERROR_SCHEMA = {
 }
 SHARED = {
     "405": "method_not_allowed: the path does not take this method",
+    "503": "service_unavailable: the database or Redis does not answer; nothing was stored, retry after `Retry-After`",
 }
 WITH_BODY = {
     "413": "payload_too_large: the body is over the upload limit, or the change would make too large an event",
@@ -80,7 +82,7 @@ def error_bodies(result: dict[str, Any], generator: Any, request: Any, public: b
             for status, response in responses.items():
                 if status.startswith(("4", "5")):
                     response["content"] = {"application/json": {"schema": ERROR_REF}}
-                if status == "429":
+                if status in ("429", "503"):
                     response["headers"] = RETRY_AFTER
     _add_links(result)
     return result

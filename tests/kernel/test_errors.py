@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.db import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
 
@@ -44,3 +46,22 @@ def test_unexpected_errors_are_logged_and_500(caplog: pytest.LogCaptureFixture) 
     assert response.data["code"] == "internal_server_error"
     assert "boom" not in response.data["message"]
     assert any("unexpected error" in r.message for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        OperationalError("connection refused"),
+        InterfaceError("connection already closed"),
+        RedisConnectionError("Error 111 connecting to 127.0.0.1:6379"),
+    ],
+)
+def test_a_dependency_that_does_not_answer_is_a_503_with_retry_after(
+    exc: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = exception_handler(exc, {})
+    assert response is not None
+    assert response.status_code == 503
+    assert response.data["code"] == "service_unavailable"
+    assert int(response["Retry-After"]) > 0
+    assert [r.levelname for r in caplog.records if "service unavailable" in r.message] == ["WARNING"]
