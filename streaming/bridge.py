@@ -53,7 +53,15 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
 from events.subjects import ROOM_SUBJECT_PREFIX
-from streaming.envelope import Envelope, EnvelopeError, StreamItem, decode_envelope, decode_envelope_of, route
+from streaming.envelope import (
+    Envelope,
+    EnvelopeError,
+    StreamItem,
+    decode_envelope,
+    decode_envelope_of,
+    item_subject,
+    route,
+)
 from streaming.jetstream import STREAM_NAME, ensure_stream
 
 logger = logging.getLogger(__name__)
@@ -270,7 +278,7 @@ class Bridge:
             await msg.ack()
             return
         item = StreamItem.of_event(  # the socket frame's text is encoded here, once for every socket
-            subject=subject,
+            subject=item_subject(subject),
             seq=seq,
             prev=await self.prev.prev(subject, seq) if chained else None,
             actor_user_id=envelope.actor_user_id,

@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError
 
 from events.builders import encode_event
 from events.proto import chat_pb2
-from events.subjects import DIRECT_SUBJECT_PREFIX, ROOM_SUBJECT_PREFIX
+from events.subjects import DIRECT_SUBJECT_PREFIX, ROOM_SUBJECT_PREFIX, TYPING_SUBJECT_PREFIX, room_subject
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 
@@ -85,11 +85,17 @@ def group_for_subject(subject: str) -> str | None:
     prefix, _, token = subject.partition(".")
     if not token:
         return None
-    if prefix == ROOM_SUBJECT_PREFIX:
+    if prefix in (ROOM_SUBJECT_PREFIX, TYPING_SUBJECT_PREFIX):
         return f"room.{token}"
     if prefix == DIRECT_SUBJECT_PREFIX:
         return f"user.{token}"
     return None
+
+
+def item_subject(subject: str) -> str:
+    """The subject a socket knows an event by: a room's typing subject stands for the room's own."""
+    prefix, _, token = subject.partition(".")
+    return room_subject(token) if prefix == TYPING_SUBJECT_PREFIX and token else subject
 
 
 def route(subject: str, event: dict[str, Any]) -> tuple[str | None, bool]:
@@ -99,6 +105,8 @@ def route(subject: str, event: dict[str, Any]) -> tuple[str | None, bool]:
     sender's user group instead of the whole room, which halves the room's traffic per message.
     """
     group = group_for_subject(subject)
+    if subject.startswith(TYPING_SUBJECT_PREFIX + "."):
+        return group, False  # ephemeral: outside the room subject's chain
     update = event.get("status_update")
     if group is not None and group.startswith("room.") and update and update.get("status") == "SENT":
         sender = str(update.get("sender_id") or "")

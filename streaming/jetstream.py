@@ -4,8 +4,9 @@ The stream `CHAT_EVENTS` holds the room subjects `CHAT_EVENTS.<room_id>` and the
 `CHAT_DIRECT_EVENTS.<user_id>`: file storage, limits retention, at most 1000 messages per subject,
 S2 compression, 7 days. `ensure_stream()` creates it or brings an existing one to this configuration
 (idempotent; every worker and web process calls it at start-up). Beyond the original we allow
-direct gets (replay) and per-message TTLs (ephemeral typing events), and keep a duplicate window long
-enough for the outbox relay's republishes.
+direct gets (replay) and per-message TTLs (ephemeral typing events, on subjects of their own,
+`CHAT_TYPING.<room_id>`, so that they never count towards a room subject's 1000), and keep a
+duplicate window long enough for the outbox relay's republishes.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
-from events.subjects import DIRECT_SUBJECT_PREFIX, ROOM_SUBJECT_PREFIX
+from events.subjects import DIRECT_SUBJECT_PREFIX, ROOM_SUBJECT_PREFIX, TYPING_SUBJECT_PREFIX
 
 logger = logging.getLogger(__name__)
 
 STREAM_NAME = "CHAT_EVENTS"
-STREAM_SUBJECTS = [f"{ROOM_SUBJECT_PREFIX}.*", f"{DIRECT_SUBJECT_PREFIX}.*"]
+STREAM_SUBJECTS = [f"{ROOM_SUBJECT_PREFIX}.*", f"{DIRECT_SUBJECT_PREFIX}.*", f"{TYPING_SUBJECT_PREFIX}.*"]
 MAX_MSGS_PER_SUBJECT = 1000
 MAX_AGE_SECONDS = 7 * 24 * 3600.0
 # JetStream drops a message whose Nats-Msg-Id it saw within this window (relay republishes).
@@ -45,7 +46,7 @@ def nats_url() -> str:
 def stream_config() -> api.StreamConfig:
     return api.StreamConfig(
         name=STREAM_NAME,
-        description="Chat events: rooms (CHAT_EVENTS.<room_id>) and users (CHAT_DIRECT_EVENTS.<user_id>)",
+        description="Chat events: rooms (CHAT_EVENTS.<room_id>), users (CHAT_DIRECT_EVENTS.<user_id>), typing",
         subjects=list(STREAM_SUBJECTS),
         storage=api.StorageType.FILE,
         retention=api.RetentionPolicy.LIMITS,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from nats.aio.client import Client
 
 from events.builders import build_event
-from events.subjects import room_subject
+from events.subjects import typing_subject
 from kernel.timefmt import iso
 from streaming.envelope import MSG_ID_HEADER, encode_envelope
 from streaming.jetstream import STREAM_NAME
@@ -51,8 +51,9 @@ def parse_typing(value: Any) -> tuple[uuid.UUID, bool] | None:
 
 
 async def typing_publish(nc: Client, *, user_id: int, room_id: uuid.UUID, is_typing: bool) -> None:
-    """Publishes a `typing` event on the room's subject, straight to JetStream (no outbox: it is
-    ephemeral). Its TTL keeps typing from crowding real events out of the room's retained history."""
+    """Publishes a `typing` event on the room's typing subject, straight to JetStream (no outbox: it
+    is ephemeral, with a short TTL). The bridge hands it to the room's group outside the room
+    subject's chain; it is never replayed, and it never pushes stored events out of retention."""
     record = build_event(
         event_type="typing",
         value={"user_id": str(user_id), "is_typing": is_typing, "updated_at": iso(timezone.now())},
@@ -60,7 +61,7 @@ async def typing_publish(nc: Client, *, user_id: int, room_id: uuid.UUID, is_typ
         actor_user_id=user_id,
     )
     await nc.jetstream().publish(
-        room_subject(room_id),
+        typing_subject(room_id),
         encode_envelope(actor_user_id=record.actor_user_id, data=record.data),
         stream=STREAM_NAME,
         headers={MSG_ID_HEADER: str(record.event_id)},

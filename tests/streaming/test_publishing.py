@@ -86,7 +86,7 @@ async def test_stream_is_created_with_the_original_configuration_and_ensure_is_i
         again = await ensure_stream(js)
         config = again.config
         assert first.config.name == config.name == "CHAT_EVENTS"
-        assert sorted(config.subjects) == ["CHAT_DIRECT_EVENTS.*", "CHAT_EVENTS.*"]
+        assert sorted(config.subjects) == ["CHAT_DIRECT_EVENTS.*", "CHAT_EVENTS.*", "CHAT_TYPING.*"]
         assert config.storage == api.StorageType.FILE
         assert config.retention == api.RetentionPolicy.LIMITS
         assert config.max_msgs_per_subject == 1000
