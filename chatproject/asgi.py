@@ -6,11 +6,11 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-from chatproject.daphne_frames import close_oversized_messages
+from chatproject.daphne_frames import bound_websockets
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatproject.settings")
 django_asgi_app = get_asgi_application()
-close_oversized_messages()  # daphne: a message over 1 MiB gets close 1009, not a reset
+bound_websockets()  # daphne: close 1009 for a message over 1 MiB, 4008 for a client that stops reading
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

@@ -1,18 +1,46 @@
-"""daphne answers a WebSocket message over its --websocket-max-message-size (1 MiB) with a close frame.
+"""Two bounds daphne lacks, set on its WebSocket factory and protocol.
+
+A message over daphne's --websocket-max-message-size (1 MiB) is answered with a close frame.
 
 daphne's protocol layer (autobahn) fails such a connection by dropping TCP (its `failByDrop` default),
 so a client sees a reset and cannot tell why. With `failByDrop` off it first sends the close frame
 1009 "message too big" (RFC 6455) and drops only if the client does not answer it. daphne exposes no
 option for this; its Server builds the factory in run(), after importing the application, so the
 factory class it uses is given the option here (only when daphne is the server; idempotent).
+
+A socket whose client stops reading is closed with 4008 `slow_consumer` once more than
+CHAT_STREAM_MAX_SEND_BUFFER bytes wait in its server-side buffer: Twisted buffers whatever is written
+to a transport, without limit, so a few clients that stop reading would grow the process without
+bound until the ping timeout. The frames over the bound are not buffered; the close frame is sent,
+and if the client does not answer it within a second (it reads nothing) the connection is aborted,
+which frees the buffer at once. The client reconnects with its cursor and replays what it missed.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+logger = logging.getLogger(__name__)
 
-def close_oversized_messages() -> None:
+CLOSE_SLOW_CONSUMER = 4008
+
+
+def buffered_bytes(transport: Any) -> int:
+    """What a Twisted transport holds that the peer has not taken yet (0 for a transport without)."""
+    try:
+        return len(transport.dataBuffer) - int(transport.offset) + int(transport._tempDataLen)
+    except (AttributeError, TypeError):
+        return 0
+
+
+def send_buffer_limit() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "CHAT_STREAM_MAX_SEND_BUFFER", 1024 * 1024))
+
+
+def bound_websockets() -> None:
     try:
         from daphne import server
     except ImportError:  # another ASGI server: nothing to tune
@@ -21,8 +49,23 @@ def close_oversized_messages() -> None:
     if getattr(base, "closes_oversized_messages", False):
         return
 
+    class WebSocketProtocol(base.protocol):  # type: ignore[misc, name-defined]  # daphne ships no types
+        slow_closed = False
+
+        def serverSend(self, content: Any, binary: bool = False) -> None:  # noqa: N802 (daphne's name)
+            if self.slow_closed:
+                return
+            waiting = buffered_bytes(self.transport)
+            if self.state == self.STATE_OPEN and waiting > send_buffer_limit():
+                self.slow_closed = True
+                logger.warning("stream: closing %s, it does not read (%d bytes waiting)", self.client_addr, waiting)
+                self.sendClose(code=CLOSE_SLOW_CONSUMER, reason="slow_consumer")
+                return
+            super().serverSend(content, binary)
+
     class WebSocketFactory(base):  # type: ignore[misc, valid-type]  # daphne ships no types
         closes_oversized_messages = True
+        protocol = WebSocketProtocol
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
