@@ -72,7 +72,8 @@ class RoomCreateApi(APIView):
         request=RoomCreateSerializer,
         responses={200: RoomResponseSerializer, **ERRORS},
         description="p2p: exactly one participant; answers the existing p2p room of the two users if there is "
-        "one. group: needs a name. The caller becomes OWNER, the others MEMBERs.",
+        "one. group: needs a name; a participant who is unknown, or who has blocked the caller in their p2p "
+        "room, is refused with 400 `invalid_request_data` (alike). The caller becomes OWNER, the others MEMBERs.",
     )
     def post(self, request: Request) -> Response:
         data = validated(RoomCreateSerializer, request.data)
@@ -135,7 +136,9 @@ class ParticipantAddApi(APIView):
         tags=[TAG],
         request=ParticipantAddSerializer,
         responses={200: SuccessSerializer, **ERRORS_403},
-        description="Groups only. A MEMBER needs `add_member`. Removed members are re-activated.",
+        description="Groups only. A MEMBER needs `add_member`. Removed members are re-activated. A user who is "
+        "unknown, or who has blocked the caller in their p2p room, is refused with 400 `invalid_request_data` "
+        "(alike), and nobody is added.",
     )
     def post(self, request: Request) -> Response:
         data = validated(ParticipantAddSerializer, request.data)

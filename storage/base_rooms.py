@@ -85,6 +85,12 @@ class RoomStore(abc.ABC):
         keeps rooms whose room, participation or last message changed at or after it.
         """
 
+    @abc.abstractmethod
+    def users_blocking(self, actor_id: int, user_ids: Sequence[int]) -> set[int]:
+        """Those of `user_ids` who have blocked `actor_id`: in their live p2p room with the actor,
+        their own active participation has is_partner_blocked set. A bounded number of reads
+        whatever the number of users (one SQL query on `postgres`)."""
+
     # --- participants ---------------------------------------------------------------------------
 
     @abc.abstractmethod

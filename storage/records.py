@@ -16,6 +16,12 @@ class UserRecord:
     avatar: str = ""
 
 
+def p2p_key_of(user_a: int, user_b: int) -> str:
+    """The key of a pair's p2p room: "<low user id>:<high user id>" (RoomRecord.p2p_key)."""
+    low, high = sorted((user_a, user_b))
+    return f"{low}:{high}"
+
+
 @dataclass(frozen=True)
 class RoomRecord:
     id: uuid.UUID

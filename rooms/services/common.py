@@ -18,7 +18,7 @@ from messaging.services import system_message_create
 from rooms.formatting import PARTICIPANTS_PREVIEW, room_format_base, room_with_live_fields
 from storage import get_repository
 from storage.enums import Role
-from storage.records import OutboxRecord, ParticipantRecord, RoomRecord, UserRecord
+from storage.records import OutboxRecord, ParticipantRecord, RoomRecord, UserRecord, p2p_key_of
 
 ROLE_RANK: dict[str, int] = {Role.OWNER: 3, Role.ADMIN: 2, Role.MEMBER: 1}
 
@@ -70,8 +70,7 @@ class FlagToggleResult:
 
 
 def p2p_key_for(user_a: int, user_b: int) -> str:
-    low, high = sorted((user_a, user_b))
-    return f"{low}:{high}"
+    return p2p_key_of(user_a, user_b)
 
 
 def unique_ids(ids: Iterable[int]) -> list[int]:
@@ -111,12 +110,22 @@ def actor_user_of(user_id: int, actor: ParticipantRecord | None) -> UserRecord:
     return get_repository().users_get([user_id]).get(user_id) or UserRecord(id=user_id, name=f"user {user_id}")
 
 
-def check_users_exist(user_ids: Sequence[int], field: str = "participants") -> dict[int, UserRecord]:
-    users = get_repository().users_get(list(user_ids))
-    missing = [u for u in user_ids if u not in users]
-    if missing:
+def check_users_addable(
+    user_ids: Sequence[int], *, actor_id: int | None, field: str = "participants"
+) -> dict[int, UserRecord]:
+    """The users the actor may put into a group, by id; else 400 `invalid_request_data` naming the
+    others: ids with no user, and users who have blocked the actor in their p2p room (consent: a
+    block keeps its author out of the blocked user's groups). Both are refused alike, so that the
+    answer does not tell a block from a missing account. `actor_id` None (staff): no block applies.
+    """
+    repo = get_repository()
+    users = repo.users_get(list(user_ids))
+    blocking = repo.users_blocking(actor_id, [u for u in user_ids if u in users]) if actor_id is not None else set()
+    unavailable = [u for u in user_ids if u not in users or u in blocking]
+    if unavailable:
         raise InvalidRequestData(
-            "Unknown users.", details={field: [f"Unknown user ids: {', '.join(str(u) for u in missing)}."]}
+            "Unknown or unavailable users.",
+            details={field: [f"Unknown or unavailable user ids: {', '.join(str(u) for u in unavailable)}."]},
         )
     return users
 

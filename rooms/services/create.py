@@ -13,7 +13,7 @@ from rooms.selectors import room_for_user
 from rooms.services.common import (
     RoomCreateResult,
     check_room_size,
-    check_users_exist,
+    check_users_addable,
     formatted_in_memory,
     new_participant,
     p2p_key_for,
@@ -43,7 +43,8 @@ def room_create(
     """Creates a room with the caller as OWNER and the others as MEMBERs (SPEC.md §3).
 
     p2p: exactly one other participant; if the pair already has a live p2p room (also one created
-    concurrently), that room is returned and nothing is written.
+    concurrently), that room is returned and nothing is written. Other types: refused with 400,
+    nothing written, if a participant is unknown or has blocked the caller (check_users_addable).
     """
     others = [p for p in unique_ids(participant_ids) if p != user_id]
     errors: dict[str, list[str]] = {}
@@ -58,17 +59,18 @@ def room_create(
     if errors:
         raise InvalidRequestData(details=errors)
     check_room_size(1 + len(others))
-    users = check_users_exist(others)
+    is_p2p = room_type == RoomType.P2P
+    # A p2p room is the pair's own: a block there is SendMessage's business, not a refusal here.
+    users = check_users_addable(others, actor_id=None if is_p2p else user_id)
     users.update(get_repository().users_get([user_id]))
 
     repo = get_repository()
-    p2p_key = p2p_key_for(user_id, others[0]) if room_type == RoomType.P2P else None
+    p2p_key = p2p_key_for(user_id, others[0]) if is_p2p else None
     if p2p_key:
         existing = repo.room_get_by_p2p_key(p2p_key)
         if existing is not None:
             return RoomCreateResult(room=room_for_user(room_id=existing.id, user_id=user_id), created=False)
 
-    is_p2p = room_type == RoomType.P2P
     draft = RoomDraft(
         type=room_type,
         name="" if is_p2p else name.strip(),

@@ -30,7 +30,7 @@ from rooms.services.common import (
     check_group,
     check_permission,
     check_room_size,
-    check_users_exist,
+    check_users_addable,
     formatted_in_memory,
     room_join_direct,
     room_join_value,
@@ -51,6 +51,7 @@ def room_participants_add(
 
     Per new member: a system message `new_member`, then `room_join` on the member's direct subject
     (with the room as the member sees it) and on the room's subject. Active members are skipped.
+    Refused with 400, nothing written, if a user is unknown or has blocked the caller (staff: unknown only).
     """
     room, actor = acting(room_id=room_id, user_id=user_id, as_staff=as_staff)
     check_group(room)
@@ -58,10 +59,11 @@ def room_participants_add(
     ids = unique_ids(participant_ids)
     if not ids:
         raise InvalidRequestData(details={"participants": ["At least one participant is required."]})
-    users = check_users_exist(ids)
     repo = get_repository()
     current = repo.participants_get(room.id, ids)
     new_ids = [u for u in ids if u not in current or not current[u].is_active]
+    # Only those who would join are checked: naming an active member stays a no-op.
+    users = check_users_addable(new_ids, actor_id=None if as_staff else user_id)
     if not new_ids:
         return ParticipantsAddResult(added=())
     _, members = repo.participants_page(room.id, search="", offset=0, limit=1)

@@ -15,11 +15,11 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from storage.base_rooms import PARTICIPANT_FLAGS, ROOM_UPDATABLE_FIELDS
-from storage.enums import Role
+from storage.enums import Role, RoomType
 from storage.errors import P2PRoomExistsError
 from storage.models import Membership, Participant, Room
 from storage.postgres import membership
-from storage.records import ParticipantRecord, RoomDraft, RoomPageQuery, RoomRecord, UserRecord
+from storage.records import ParticipantRecord, RoomDraft, RoomPageQuery, RoomRecord, UserRecord, p2p_key_of
 from storage.users import user_record, users_get
 
 R = TypeVar("R")
@@ -191,6 +191,21 @@ class PostgresRoomsMixin:
             "-room_id",
         )[query.offset : query.offset + query.limit]
         return [(room_record(p.room), participant_record(p)) for p in rows], total
+
+    def users_blocking(self, actor_id: int, user_ids: Sequence[int]) -> set[int]:
+        others = {u for u in user_ids if u != actor_id}
+        if not others:
+            return set()
+        # The pair's p2p_key names the room: one join of participants to their rooms, no per-user query.
+        rows = Participant.objects.filter(
+            user_id__in=others,
+            is_partner_blocked=True,
+            removed_at__isnull=True,
+            room__type=RoomType.P2P,
+            room__deleted_at__isnull=True,
+            room__p2p_key__in=[p2p_key_of(actor_id, u) for u in others],
+        )
+        return set(rows.values_list("user_id", flat=True))
 
     # --- participants ---------------------------------------------------------------------------
 
