@@ -7,10 +7,12 @@ import os
 from django.core.asgi import get_asgi_application
 
 from chatproject.daphne_frames import bound_websockets
+from chatproject.daphne_shutdown import drain_on_sigterm
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatproject.settings")
 django_asgi_app = get_asgi_application()
 bound_websockets()  # daphne: close 1009 for a message over 1 MiB, 4008 for a client that stops reading
+drain_on_sigterm()  # daphne: SIGTERM answers the requests in flight and closes sockets with 1001
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

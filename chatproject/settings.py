@@ -256,6 +256,8 @@ CHAT_MAX_SOCKETS_PER_USER = env.int("CHAT_MAX_SOCKETS_PER_USER", default=20)
 CHAT_STREAM_MAX_FRAME_BYTES = env.int("CHAT_STREAM_MAX_FRAME_BYTES", default=4096)
 # Bytes a socket may leave unread on the server before it is closed with 4008 slow_consumer.
 CHAT_STREAM_MAX_SEND_BUFFER = env.int("CHAT_STREAM_MAX_SEND_BUFFER", default=1024 * 1024)
+# On SIGTERM, daphne answers the requests in flight and closes sockets (1001) for up to this long.
+CHAT_SHUTDOWN_GRACE_SECONDS = env.float("CHAT_SHUTDOWN_GRACE_SECONDS", default=10.0)
 
 # --- Limits (kernel/limits.py: what each bounds, and why the defaults fit NATS's 1 MiB payloads) ---
 CHAT_MAX_MESSAGE_TEXT = env.int("CHAT_MAX_MESSAGE_TEXT", default=16_384)
