@@ -9,6 +9,7 @@ server logs in test-artifacts/e2e/server/.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -17,6 +18,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "pass-1234"
-
 
 
 def _free_port() -> int:
@@ -157,6 +158,30 @@ class ChatServer:
             _stop(self.bridge)
             self.bridge = None
             _delete_durables(self.durable_prefix)
+
+
+@contextmanager
+def started_server(**env: str) -> Iterator[ChatServer]:
+    """A ChatServer with these environment variables over the tests' own, stopped at the end."""
+    server = ChatServer()
+    server.env.update(env)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def api_post(server: ChatServer, token: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST /api/chat/v1/<path> over HTTP with a token; the JSON answer (HTTPError on 4xx/5xx)."""
+    request = urllib.request.Request(
+        f"{server.url}/api/chat/v1/{path}",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return dict(json.loads(response.read()))
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import json
 import signal
 import threading
 import time
@@ -20,7 +19,7 @@ import pytest
 
 from bench.wsclient import WebSocket, WebSocketClosedError
 from tests import storage_probe as probe
-from tests.e2e.conftest import ChatServer
+from tests.e2e.conftest import ChatServer, api_post, started_server
 from tests.factories import UserFactory, token_for
 
 pytestmark = pytest.mark.e2e
@@ -31,32 +30,16 @@ GRACE_SECONDS = 10
 
 @pytest.fixture(scope="module")
 def draining_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[ChatServer]:
-    server = ChatServer()
-    server.env["CHAT_RATE_SEND"] = ""  # a steady load from few users: no rate here
-    server.env["CHAT_SHUTDOWN_GRACE_SECONDS"] = str(GRACE_SECONDS)
-    try:
-        server.start()
+    # A steady load from few users: no send rate here.
+    with started_server(CHAT_RATE_SEND="", CHAT_SHUTDOWN_GRACE_SECONDS=str(GRACE_SECONDS)) as server:
         yield server
-    finally:
-        server.stop()
-
-
-def _post(server: ChatServer, token: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{server.url}/api/chat/v1/{path}",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
 
 
 def _send_until_refused(server: ChatServer, token: str, room_id: str, outcomes: list[tuple[str, str]]) -> None:
     """Sends one message after the other until the server stops taking connections."""
     for i in range(10_000):
         try:
-            answer = _post(server, token, "send", {"room_id": room_id, "text": f"load {i}"})
+            answer = api_post(server, token, "send", {"room_id": room_id, "text": f"load {i}"})
         except urllib.error.HTTPError as error:
             outcomes.append(("http", str(error.code)))
         except urllib.error.URLError as error:
@@ -91,7 +74,7 @@ def test_sigterm_answers_requests_in_flight_and_closes_sockets_with_1001(
     server = draining_server
     alice, bob = UserFactory(), UserFactory()
     tokens = token_for(alice), token_for(bob)
-    room = _post(server, tokens[0], "room/create", {"type": "group", "name": "load", "participants": [bob.pk]})
+    room = api_post(server, tokens[0], "room/create", {"type": "group", "name": "load", "participants": [bob.pk]})
     room_id = room["room"]["id"]
 
     async def scenario() -> tuple[str, float, list[tuple[str, str]]]:

@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import socket as sockets
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from bench.wsclient import WebSocket, WebSocketClosedError
-from tests.e2e.conftest import ChatServer
+from tests.e2e.conftest import ChatServer, api_post, started_server
 from tests.factories import UserFactory, token_for
 
 pytestmark = pytest.mark.e2e
@@ -26,24 +25,8 @@ TEXT = "é" * 16_000  # ~96 KB per frame (JSON escapes it): SENDS of them are fa
 
 @pytest.fixture(scope="module")
 def bounded_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[ChatServer]:
-    server = ChatServer()
-    server.env["CHAT_STREAM_MAX_SEND_BUFFER"] = str(BUFFER_LIMIT)
-    try:
-        server.start()
+    with started_server(CHAT_STREAM_MAX_SEND_BUFFER=str(BUFFER_LIMIT)) as server:
         yield server
-    finally:
-        server.stop()
-
-
-def _post(server: ChatServer, token: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{server.url}/api/chat/v1/{path}",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
 
 
 async def _open(server: ChatServer, token: str, client_id: str) -> WebSocket:
@@ -72,7 +55,7 @@ async def _scenario(server: ChatServer, users: list[tuple[int, str]]) -> tuple[i
     (_, alice), (bob_id, bob), (carol_id, carol) = users
     loop = asyncio.get_running_loop()
     body = {"type": "group", "name": "slow", "participants": [bob_id, carol_id]}
-    room = await loop.run_in_executor(None, _post, server, alice, "room/create", body)
+    room = await loop.run_in_executor(None, api_post, server, alice, "room/create", body)
     slow = await _open(server, bob, "slow")
     slow.writer.transport.pause_reading()  # bob's client stops reading: the kernel's buffers fill up
     slow.writer.get_extra_info("socket").setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, 4096)
@@ -81,7 +64,7 @@ async def _scenario(server: ChatServer, users: list[tuple[int, str]]) -> tuple[i
 
     def send_all() -> None:
         for i in range(SENDS):
-            _post(server, alice, "send", {"room_id": room["room"]["id"], "text": f"{i} {TEXT}"})
+            api_post(server, alice, "send", {"room_id": room["room"]["id"], "text": f"{i} {TEXT}"})
 
     await loop.run_in_executor(None, send_all)
     await asyncio.sleep(3)  # the bound is hit, the close handshake times out
