@@ -201,6 +201,8 @@ NATS_URL = _env_str("NATS_URL", "")
 CHAT_EMBEDDED_NATS_PORT = env.int("CHAT_EMBEDDED_NATS_PORT", default=4222)
 CHAT_NATS_DATA_DIR = _env_str("CHAT_NATS_DATA_DIR", str(DATA_DIR / "nats"))
 CHAT_STREAM_HEARTBEAT_SECONDS = env.float("CHAT_STREAM_HEARTBEAT_SECONDS", default=15.0)
+# Between heartbeats: how often a process checks that Redis still holds its registry (re-registers if not).
+CHAT_STREAM_REGISTRY_CHECK_SECONDS = env.float("CHAT_STREAM_REGISTRY_CHECK_SECONDS", default=1.0)
 # The stream registry's Redis pool per process: a caller waits (up to the timeout) for a free connection.
 CHAT_STREAM_REGISTRY_MAX_CONNECTIONS = env.int("CHAT_STREAM_REGISTRY_MAX_CONNECTIONS", default=32)
 CHAT_STREAM_REGISTRY_POOL_TIMEOUT = env.float("CHAT_STREAM_REGISTRY_POOL_TIMEOUT", default=10.0)

@@ -4,7 +4,10 @@ Every CHAT_STREAM_HEARTBEAT_SECONDS the ticker sends the heartbeat frame `{"conn
 every open stream connection of the process, then refreshes all their registry entries in one round
 trip (StreamRegistry.refresh_many), and re-checks their tokens and sessions in one batch of queries
 (streaming.revocation.revalidate), so an idle socket costs neither a task nor a call of its own.
-The ticker runs while it has connections and stops with the last one. A connection that is closing
+Between heartbeats it checks every CHAT_STREAM_REGISTRY_CHECK_SECONDS that the registry still holds
+its entries (one EXISTS): after a Redis restart or flush it re-registers them at once, so push does
+not take connected users for offline until the next heartbeat. The ticker runs while it has
+connections and stops with the last one. A connection that is closing
 may refuse the frame: that is expected, so it is noted without a traceback.
 """
 
@@ -29,6 +32,10 @@ YIELD_EVERY = 200  # heartbeats sent between two yields to the event loop: live 
 
 def heartbeat_seconds() -> float:
     return float(getattr(settings, "CHAT_STREAM_HEARTBEAT_SECONDS", 15.0))
+
+
+def registry_check_seconds() -> float:
+    return float(getattr(settings, "CHAT_STREAM_REGISTRY_CHECK_SECONDS", 1.0))
 
 
 class Beating(Protocol):
@@ -72,12 +79,34 @@ class HeartbeatTicker:
             self._task = None
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(heartbeat_seconds())
+            beat = loop.time() + heartbeat_seconds()
+            while (left := beat - loop.time()) > 0:
+                await asyncio.sleep(min(left, registry_check_seconds()))
+                await self.repair_registry()
             try:
                 await self.tick()
             except Exception:
                 logger.exception("stream: heartbeat of %d connection(s) failed", len(self._members))
+
+    async def repair_registry(self) -> bool:
+        """Re-registers every connection at once if the registry lost them (Redis restarted or was
+        flushed): presence is right again within a check, not at the next heartbeat. True if it did."""
+        try:
+            if await get_registry().intact():
+                return False
+            await self.refresh_registry()
+        except Exception as exc:  # Redis still down: the next check tries again
+            logger.debug("stream: registry check failed: %r", exc)
+            return False
+        logger.info("stream: registry was empty (Redis restarted?): %d connection(s) re-registered", len(self))
+        return True
+
+    async def refresh_registry(self) -> None:
+        entries = [(m.user_id, m.channel_name) for m in self._members if m.user_id is not None]
+        if entries:
+            await get_registry().refresh_many(entries)
 
     async def tick(self) -> None:
         """One heartbeat: the frame to every connection, then one registry refresh for them all."""
@@ -94,7 +123,7 @@ class HeartbeatTicker:
         if not entries:
             return
         try:
-            await get_registry().refresh_many(entries)
+            await self.refresh_registry()
         except Exception as exc:
             logger.warning("stream: registry refresh of %d connection(s) failed: %r", len(entries), exc)
         try:

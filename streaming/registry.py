@@ -31,6 +31,9 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 KEY_PREFIX = "chat:stream:conns:"
+# Written (without expiry) by every refresh: when it is gone, Redis lost the registry (a restart
+# without persistence, a flush) and every process re-registers its connections at once.
+EPOCH_KEY = "chat:stream:epoch"
 DEFAULT_MAX_CONNECTIONS = 32
 DEFAULT_POOL_TIMEOUT_SECONDS = 10.0
 
@@ -50,6 +53,10 @@ class StreamRegistry:
 
     async def refresh(self, user_id: int, connection: str) -> None:
         await self.refresh_many([(user_id, connection)])
+
+    async def intact(self) -> bool:
+        """False when the registry lost its entries since the last refresh (one cheap read)."""
+        return True
 
     async def refresh_many(self, entries: Iterable[Entry]) -> None:
         """Extends the life of every entry (re-creating any that expired): one round trip."""
@@ -151,7 +158,11 @@ class RedisStreamRegistry(StreamRegistry):
                 pipe.zadd(key, dict.fromkeys(connections, now + ttl))
                 pipe.zremrangebyscore(key, "-inf", now)
                 pipe.expire(key, int(ttl) + 1)
+            pipe.set(EPOCH_KEY, 1)
             await pipe.execute()
+
+    async def intact(self) -> bool:
+        return bool(await self._async().exists(EPOCH_KEY))
 
     async def unregister(self, user_id: int, connection: str) -> None:
         await self._async().zrem(f"{KEY_PREFIX}{int(user_id)}", connection)

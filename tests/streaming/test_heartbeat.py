@@ -133,3 +133,34 @@ async def test_the_ticker_keeps_beating_after_a_failed_registry_refresh(monkeypa
         assert not [r for r in caplog.records if r.exc_info]
     finally:
         ticker.leave(connection)
+
+
+async def test_presence_is_back_within_a_check_after_redis_lost_the_registry(monkeypatch: Any, settings: Any) -> None:
+    """A Redis restart without persistence (here: a flush) empties the registry; the ticker notices
+    within CHAT_STREAM_REGISTRY_CHECK_SECONDS and re-registers, long before the next heartbeat."""
+    import redis
+
+    from streaming.registry import RedisStreamRegistry
+
+    registry = RedisStreamRegistry(settings.REDIS_URL)
+    monkeypatch.setattr(heartbeat, "get_registry", lambda: registry)
+    monkeypatch.setattr(heartbeat, "heartbeat_seconds", lambda: 60.0)
+    monkeypatch.setattr(heartbeat, "registry_check_seconds", lambda: 0.1)
+    ticker = HeartbeatTicker()
+    connections = [FakeConnection(f"chan{i}", user_id=100 + i) for i in range(3)]
+    users = {c.user_id for c in connections}
+    for connection in connections:
+        ticker.join(connection)
+    try:
+        await ticker.refresh_registry()  # what each connection's register did when it opened
+        assert await asyncio.to_thread(registry.online_users, users) == users
+
+        await asyncio.to_thread(redis.Redis.from_url(settings.REDIS_URL).flushdb)
+        assert await asyncio.to_thread(registry.online_users, users) == set()
+
+        await asyncio.sleep(1.0)
+        assert await asyncio.to_thread(registry.online_users, users) == users
+        assert [c.beats for c in connections] == [0, 0, 0]  # no heartbeat came in between
+    finally:
+        for connection in connections:
+            ticker.leave(connection)
