@@ -49,6 +49,8 @@ def bound_websockets() -> None:
     if getattr(base, "closes_oversized_messages", False):
         return
 
+    limit = send_buffer_limit()  # read once: not on every frame
+
     class WebSocketProtocol(base.protocol):  # type: ignore[misc, name-defined]  # daphne ships no types
         slow_closed = False
 
@@ -56,7 +58,7 @@ def bound_websockets() -> None:
             if self.slow_closed:
                 return
             waiting = buffered_bytes(self.transport)
-            if self.state == self.STATE_OPEN and waiting > send_buffer_limit():
+            if self.state == self.STATE_OPEN and waiting > limit:
                 self.slow_closed = True
                 logger.warning("stream: closing %s, it does not read (%d bytes waiting)", self.client_addr, waiting)
                 self.sendClose(code=CLOSE_SLOW_CONSUMER, reason="slow_consumer")
