@@ -103,8 +103,11 @@ class HeartbeatTicker:
         logger.info("stream: registry was empty (Redis restarted?): %d connection(s) re-registered", len(self))
         return True
 
-    async def refresh_registry(self) -> None:
-        entries = [(m.user_id, m.channel_name) for m in self._members if m.user_id is not None]
+    def _entries(self) -> list[tuple[int, str]]:
+        return [(m.user_id, m.channel_name) for m in self._members if m.user_id is not None]
+
+    async def refresh_registry(self, entries: list[tuple[int, str]] | None = None) -> None:
+        entries = self._entries() if entries is None else entries
         if entries:
             await get_registry().refresh_many(entries)
 
@@ -119,11 +122,11 @@ class HeartbeatTicker:
                 logger.info("stream: no heartbeat for %s (closing): %r", member.channel_name, exc)
             if sent % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
-        entries = [(m.user_id, m.channel_name) for m in self._members if m.user_id is not None]
+        entries = self._entries()
         if not entries:
             return
         try:
-            await self.refresh_registry()
+            await self.refresh_registry(entries)
         except Exception as exc:
             logger.warning("stream: registry refresh of %d connection(s) failed: %r", len(entries), exc)
         try:
