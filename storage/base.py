@@ -24,8 +24,12 @@ class OutboxStore(abc.ABC):
         """Stores events in the current unit of work (`atomic()`): they exist iff its writes do."""
 
     @abc.abstractmethod
-    def outbox_pending(self, *, limit: int, now: datetime) -> list[OutboxRecord]:
-        """Unpublished events due for a (re)try, oldest first."""
+    def outbox_unpublished(
+        self, *, limit: int, now: datetime, created_before: datetime | None = None
+    ) -> list[OutboxRecord]:
+        """The unpublished events, oldest first (the publish order), whatever their next try
+        (`next_attempt_at`), except dead-lettered ones (next try beyond `now` + DEAD_LETTER_HORIZON);
+        only those created before `created_before` when given."""
 
     @abc.abstractmethod
     def outbox_get(self, event_ids: Sequence[uuid.UUID]) -> list[OutboxRecord]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -100,6 +100,11 @@ class RoomPageQuery:
     since: datetime | None = None
 
 
+# An unpublished event whose next try is further away than this is dead-lettered (it can never be
+# published as it is: streaming/publisher.py schedules it a century away); it holds nothing back.
+DEAD_LETTER_HORIZON = timedelta(days=3650)
+
+
 @dataclass(frozen=True)
 class OutboxRecord:
     """One event waiting to be (or already) published to JetStream."""
@@ -114,3 +119,9 @@ class OutboxRecord:
     published_at: datetime | None = None
     attempts: int = 0
     id: int | None = field(default=None, compare=False)
+    # When the next try is due (None: at once); set by a failed publish.
+    next_attempt_at: datetime | None = field(default=None, compare=False)
+
+    def waiting(self, now: datetime) -> bool:
+        """Whether the event is in back-off at `now` (not due for a try yet)."""
+        return self.next_attempt_at is not None and self.next_attempt_at > now

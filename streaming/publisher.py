@@ -9,6 +9,14 @@ stays unpublished in the outbox, where the relay (streaming/relay.py) finds it. 
 republish of an event it already has (header `Nats-Msg-Id` = event_id), so a row published twice
 (relay racing the publisher, crash between publish and mark) is stored once.
 
+A subject's events reach JetStream in the order they were stored, across outages: after the
+publisher (re)connects, after any event it could not publish, and once every CHECK_SECONDS anyway (to
+see what other processes left, e.g. one that died or was cut off from NATS), it first publishes the
+outbox's older unpublished events ("drains", whatever their back-off), and only then the new batch; it
+keeps draining before each batch for SETTLE_SECONDS after the last such moment. While older events
+cannot be published, new ones stay in the outbox behind them (the relay holds a subject's later
+rows behind one in back-off: streaming/relay.py).
+
 An event that can never be published as it is (over the server's max_payload, or malformed) is
 dead-lettered: logged once as an error, counted (`chat_events_dead_lettered_total`), and marked with
 its error and a retry a century away, so it neither blocks nor loops the relay (the services refuse
@@ -50,6 +58,10 @@ ACK_TIMEOUT_SECONDS = 5.0
 RECORD_DELAY_SECONDS = 0.2
 RETRY_BASE_SECONDS = 1.0
 RETRY_MAX_SECONDS = 300.0
+# Drain the outbox before each batch this long after a (re)connect or a failed publish.
+SETTLE_SECONDS = 3.0
+# Otherwise look for events other processes left behind this often (one outbox query).
+CHECK_SECONDS = 1.0
 
 
 # A dead-lettered event is never retried by itself: its retry is this far away (the outbox admin's
@@ -141,7 +153,8 @@ class Publisher:
     def __init__(self, url: str) -> None:
         self.url = url
         self._loop = asyncio.new_event_loop()
-        self._queue: asyncio.Queue[list[OutboxRecord]] | None = None
+        # (when submitted, events): no events asks for a drain only; None asks the loop to stop.
+        self._queue: asyncio.Queue[tuple[datetime, list[OutboxRecord]] | None] | None = None
         self._thread = threading.Thread(target=self._thread_main, name="chat-outbox-publisher", daemon=True)
         # Storage calls run in one worker thread of their own: never in the event loop's thread.
         self._db = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-publisher-db")
@@ -149,6 +162,8 @@ class Publisher:
         self._stopping = False
         self._unrecorded = BatchResult()
         self._recorder: asyncio.Task[None] | None = None
+        self._settle_until = 0.0  # loop time until which every batch is preceded by a drain
+        self._next_check = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -159,7 +174,7 @@ class Publisher:
         if not records or self._stopping:
             return
         try:
-            self._loop.call_soon_threadsafe(self._enqueue, list(records))
+            self._loop.call_soon_threadsafe(self._enqueue, timezone.now(), list(records))
         except RuntimeError:  # the loop is closed: the relay will publish them
             logger.warning("publisher stopped; %d event(s) left to the relay", len(records))
 
@@ -169,7 +184,7 @@ class Publisher:
             return
         self._stopping = True
         if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._enqueue, [])  # wakes the loop: an empty batch means stop
+            self._loop.call_soon_threadsafe(self._enqueue_stop)
             self._thread.join(timeout)
         try:  # the worker's database connection must not outlive the publisher (e.g. a test database)
             self._db.submit(connections.close_all).result(timeout)
@@ -179,9 +194,22 @@ class Publisher:
 
     # --- the publisher thread --------------------------------------------------------------------
 
-    def _enqueue(self, records: list[OutboxRecord]) -> None:
+    def _enqueue(self, submitted_at: datetime, records: list[OutboxRecord]) -> None:
         assert self._queue is not None
-        self._queue.put_nowait(records)
+        self._queue.put_nowait((submitted_at, records))
+
+    def _enqueue_stop(self) -> None:
+        assert self._queue is not None
+        self._queue.put_nowait(None)
+
+    def _settle(self) -> None:
+        """Older events may be waiting in the outbox: drain before each batch for a while."""
+        self._settle_until = max(self._settle_until, self._loop.time() + SETTLE_SECONDS)
+
+    async def _on_reconnect(self) -> None:
+        """Publishes what was left while disconnected at once, not when the next event comes."""
+        self._settle()
+        self._enqueue(timezone.now(), [])
 
     def _thread_main(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -198,7 +226,7 @@ class Publisher:
         backoff = 0.5
         while True:
             try:
-                nc = await connect(name="chat-publisher", url=self.url)
+                nc = await connect(name="chat-publisher", url=self.url, reconnected_cb=self._on_reconnect)
                 js = nc.jetstream()
                 await ensure_stream(js)
             except Exception as exc:
@@ -229,35 +257,72 @@ class Publisher:
             if remaining <= 0:
                 return False
             try:
-                batch = await asyncio.wait_for(self._queue.get(), remaining)
+                item = await asyncio.wait_for(self._queue.get(), remaining)
             except TimeoutError:
                 return False
-            if not batch:
+            if item is None:
                 return True
 
     async def _publish_loop(self, nc: Client, js: JetStreamContext) -> None:
         assert self._queue is not None
+        await self._on_reconnect()  # (re)connected: what was left meanwhile goes first
         while True:
-            batch = await self._queue.get()
-            stop = not batch
-            while not self._queue.empty() and len(batch) < BATCH_MAX:
+            item = await self._queue.get()
+            stop = item is None
+            submitted_at, batch = item or (timezone.now(), [])
+            while not stop and not self._queue.empty() and len(batch) < BATCH_MAX:
                 more = self._queue.get_nowait()
-                stop = stop or not more
-                batch.extend(more)
-            if batch and not nc.is_connected:
-                # Reconnecting: the rows stay in the outbox, unmarked, and the relay publishes them.
-                logger.warning("publisher: NATS disconnected; %d event(s) left to the relay", len(batch))
+                stop = more is None
+                batch.extend(more[1] if more is not None else [])
+            if not nc.is_connected:
+                if batch:
+                    # Reconnecting: the rows stay in the outbox, unmarked, and go first once connected.
+                    logger.warning("publisher: NATS disconnected; %d event(s) left in the outbox", len(batch))
+                self._settle()
+            elif not await self._drain_before(js, batch, submitted_at):
+                if batch:
+                    logger.warning("publisher: %d event(s) left in the outbox behind older ones", len(batch))
             elif batch:
                 result = await publish_batch(js, batch)
                 if result.failed:
                     logger.warning("publisher: %d event(s) not published, left to the relay", len(result.failed))
+                    self._settle()
                 self._unrecorded.merge(result)
                 if self._recorder is None or self._recorder.done():
-                    self._recorder = asyncio.create_task(self._record_soon(0.0 if stop else RECORD_DELAY_SECONDS))
+                    delay = 0.0 if stop else RECORD_DELAY_SECONDS
+                    self._recorder = asyncio.create_task(self._record_soon(delay))
             if stop:
                 if self._recorder is not None:
                     await self._recorder
                 return
+
+    async def _drain_before(self, js: JetStreamContext, batch: list[OutboxRecord], submitted_at: datetime) -> bool:
+        """Publishes the outbox's unpublished events older than `batch` first, when it may hold some
+        (see the module docstring). False: some could not be published, so `batch` must wait too."""
+        now = self._loop.time()
+        if now >= self._settle_until and now < self._next_check:
+            return True
+        self._next_check = now + CHECK_SECONDS
+        skip = {r.event_id for r in batch} | set(self._unrecorded.published)  # ours, in flight
+        while True:
+            try:
+                older = await self._loop.run_in_executor(self._db, _unpublished, BATCH_MAX + len(skip), submitted_at)
+            except Exception as exc:  # storage unreachable: the order cannot be checked, so wait
+                logger.warning("publisher: cannot read the outbox (%r); %d event(s) left in it", exc, len(batch))
+                self._settle()
+                return False
+            older = [r for r in older if r.event_id not in skip][:BATCH_MAX]
+            if not older:
+                return True
+            self._settle()
+            logger.info("publisher: publishing %d older event(s) from the outbox first", len(older))
+            result = await publish_batch(js, older)
+            await self._loop.run_in_executor(self._db, self._record, result)
+            if result.failed:
+                return False
+            skip.update(r.event_id for r in older)
+            if len(older) < BATCH_MAX:
+                return True
 
     async def _record_soon(self, delay: float) -> None:
         """Marks the outcome of every batch of the last `delay` seconds in one go: one UPDATE for a
@@ -279,6 +344,14 @@ class Publisher:
             # The rows stay unpublished; the relay republishes them and JetStream drops the copies.
             logger.exception("publisher: could not mark %d event(s) published", len(result.published))
             close_old_connections()
+
+
+def _unpublished(limit: int, created_before: datetime) -> list[OutboxRecord]:
+    try:
+        return get_repository().outbox_unpublished(limit=limit, now=timezone.now(), created_before=created_before)
+    except Exception:
+        close_old_connections()
+        raise
 
 
 _publisher: Publisher | None = None

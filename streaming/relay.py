@@ -1,10 +1,12 @@
 """The outbox relay: republishes what the publisher left behind, and prunes old published rows.
 
 An event stays unpublished when NATS was down at commit, when its publish timed out, or when the
-process died before publishing. The relay polls `outbox_pending()` (oldest first), publishes the rows
-older than a grace period (younger ones are the publisher's, in flight), marks them, and schedules a
-failed row's next try with exponential back-off. JetStream drops the copy of an event it already
-stored (Nats-Msg-Id = event_id), so racing the publisher, or running two relays, is harmless.
+process died before publishing. The relay polls `outbox_unpublished()` (oldest first), publishes the
+rows older than a grace period (younger ones are the publisher's, in flight), marks them, and
+schedules a failed row's next try with exponential back-off. A subject's events keep their order: a
+row in back-off, or still the publisher's, holds back the later rows of its subject (`due_in_order`).
+JetStream drops the copy of an event it already stored (Nats-Msg-Id = event_id), so racing the
+publisher, or running two relays, is harmless.
 
 Run it as `python manage.py chat_outbox_relay`, or in-process (`chat_bridge --relay`, `runchat`).
 """
@@ -14,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -34,12 +37,27 @@ INTERVAL_SECONDS = 1.0
 PRUNE_INTERVAL_SECONDS = 600.0
 
 
+def due_in_order(rows: Sequence[OutboxRecord], *, now: datetime, grace: float) -> list[OutboxRecord]:
+    """The rows (oldest first) that may be published now, in order: per subject, those before its
+    first row that is in back-off or younger than `grace` (the publisher's); the later rows of that
+    subject wait behind it, so no subject's events are ever published out of order."""
+    young = now - timedelta(seconds=grace)
+    held: set[str] = set()
+    due: list[OutboxRecord] = []
+    for row in rows:
+        if row.subject in held:
+            continue
+        if row.waiting(now) or (row.created_at is not None and row.created_at > young):
+            held.add(row.subject)
+            continue
+        due.append(row)
+    return due
+
+
 @db_async
 def _due(limit: int, grace: float) -> list[OutboxRecord]:
     now = timezone.now()
-    young = now - timedelta(seconds=grace)
-    pending = get_repository().outbox_pending(limit=limit, now=now)
-    return [r for r in pending if r.created_at is None or r.created_at <= young]
+    return due_in_order(get_repository().outbox_unpublished(limit=limit, now=now), now=now, grace=grace)
 
 
 @db_async

@@ -14,7 +14,7 @@ from storage.base import ChatRepository
 from storage.models import OutboxEvent
 from storage.postgres.messages import PostgresMessagesMixin
 from storage.postgres.rooms import PostgresRoomsMixin
-from storage.records import OutboxRecord
+from storage.records import DEAD_LETTER_HORIZON, OutboxRecord
 
 
 def _outbox_record(row: OutboxEvent) -> OutboxRecord:
@@ -29,6 +29,7 @@ def _outbox_record(row: OutboxEvent) -> OutboxRecord:
         created_at=row.created_at,
         published_at=row.published_at,
         attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
     )
 
 
@@ -58,13 +59,15 @@ class PostgresRepository(PostgresRoomsMixin, PostgresMessagesMixin, ChatReposito
             ]
         )
 
-    def outbox_pending(self, *, limit: int, now: datetime) -> list[OutboxRecord]:
-        rows = (
-            OutboxEvent.objects.filter(published_at__isnull=True)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .order_by("id")[:limit]
+    def outbox_unpublished(
+        self, *, limit: int, now: datetime, created_before: datetime | None = None
+    ) -> list[OutboxRecord]:
+        rows = OutboxEvent.objects.filter(published_at__isnull=True).filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + DEAD_LETTER_HORIZON)
         )
-        return [_outbox_record(r) for r in rows]
+        if created_before is not None:
+            rows = rows.filter(created_at__lt=created_before)
+        return [_outbox_record(r) for r in rows.order_by("id")[:limit]]
 
     def outbox_get(self, event_ids: Sequence[uuid.UUID]) -> list[OutboxRecord]:
         return [_outbox_record(r) for r in OutboxEvent.objects.filter(event_id__in=list(event_ids)).order_by("id")]

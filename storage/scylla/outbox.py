@@ -4,7 +4,8 @@
   unit of work's logged batch, together with the rows that caused the event.
 - outbox_pending ((minute of creation), timeuuid): the events not published yet, oldest first; the
   row is deleted when the event is published. outbox_pending_buckets lists the minutes that may
-  still hold such rows, so the relay reads only those and drops a past minute once it is empty.
+  still hold such rows, so the relay and the publisher read only those and drop a past minute once
+  it is empty.
 - outbox_published ((hour of publication), event id) + outbox_published_buckets: what pruning deletes,
   hour by hour, without scanning the events.
 """
@@ -17,11 +18,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from storage.records import OutboxRecord
+from storage.records import DEAD_LETTER_HORIZON, OutboxRecord
 from storage.scylla import cql as c
 from storage.scylla import timeuuids as t
 from storage.scylla.cql import cql, delete, insert, update, write
-from storage.scylla.timeuuids import at_us, from_us, timeuuid_for, timeuuid_order, to_us
+from storage.scylla.timeuuids import at_us, from_us, min_timeuuid, timeuuid_for, timeuuid_order, to_us
 
 MINUTE_US = 60_000_000
 HOUR_US = 3_600_000_000
@@ -47,6 +48,7 @@ def outbox_record(row: dict[str, Any]) -> OutboxRecord:
         created_at=from_us(row["created_at"]),
         published_at=from_us(row["published_at"]),
         attempts=row["attempts"] or 0,
+        next_attempt_at=from_us(row["next_attempt_at"]),
     )
 
 
@@ -90,35 +92,43 @@ class ScyllaOutboxMixin:
     def _events(self, event_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
         return complete_events(cql.rows_in(SELECT_EVENTS, list(event_ids)))
 
-    def outbox_pending(self, *, limit: int, now: datetime) -> list[OutboxRecord]:
+    def outbox_unpublished(
+        self, *, limit: int, now: datetime, created_before: datetime | None = None
+    ) -> list[OutboxRecord]:
         if limit <= 0:
             return []
-        now_us = to_us(now)
+        dead_after = to_us(now + DEAD_LETTER_HORIZON)
+        cut_us = None if created_before is None else to_us(created_before)
+        cut = None if cut_us is None else timeuuid_order(min_timeuuid(cut_us))
         current = t.monotonic_now_us() // MINUTE_US
-        due: list[uuid.UUID] = []
+        found: list[uuid.UUID] = []
         stale: list[c.Write] = []
-        for marker in cql.rows(SELECT_PENDING_BUCKETS, (SHARD,)):
+        for marker in cql.rows(SELECT_PENDING_BUCKETS, (SHARD,)):  # minutes in order
             bucket = marker["bucket"]
+            if cut_us is not None and bucket * MINUTE_US > cut_us:
+                break
             seen = False
             for row in cql.iter_rows(SELECT_PENDING, (bucket,), fetch_size=max(limit, 100)):
                 seen = True
                 if row["event_id"] is None:  # an UPDATE that landed after the row's DELETE: no event
                     stale.append(delete("outbox_pending", {"bucket": bucket, "event_tid": row["event_tid"]}))
                     continue
-                if row["next_attempt_at"] is None or row["next_attempt_at"] <= now_us:
-                    due.append(row["event_id"])
-                    if len(due) >= limit:
+                if cut is not None and timeuuid_order(row["event_tid"]) >= cut:
+                    break
+                if row["next_attempt_at"] is None or row["next_attempt_at"] <= dead_after:
+                    found.append(row["event_id"])
+                    if len(found) >= limit:
                         break
             if not seen and bucket < current - PENDING_BUCKET_GRACE:
                 stale.append(delete("outbox_pending_buckets", {"shard": SHARD, "bucket": bucket}))
-            if len(due) >= limit:
+            if len(found) >= limit:
                 break
         if stale:
             cql.execute_writes(stale)
-        if not due:
+        if not found:
             return []
         records = []
-        for row in self._events(due):
+        for row in self._events(found):
             if row["published_at"] is not None:  # published meanwhile: its pending row was re-created
                 cql.execute_writes([delete("outbox_pending", {"bucket": row["bucket"], "event_tid": row["event_tid"]})])
                 continue

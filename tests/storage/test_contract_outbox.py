@@ -54,25 +54,25 @@ def test_events_are_written_with_the_unit_of_work_or_not_at_all(repo: ChatReposi
     assert stored.published_at is None and stored.attempts == 0 and stored.created_at is not None
 
 
-def test_pending_publish_fail_and_prune(repo: ChatRepository) -> None:
+def test_unpublished_publish_fail_and_prune(repo: ChatRepository) -> None:
     events = [event(kind="typing" if i % 2 else "is_room_updated") for i in range(5)]
     with repo.atomic():
         repo.outbox_add(events[:3])
     repo.outbox_add(events[3:])
     now = timezone.now()
-    assert _ids(repo.outbox_pending(limit=10, now=now)) == _ids(events)  # emit order
-    assert _ids(repo.outbox_pending(limit=2, now=now)) == _ids(events[:2])
+    assert _ids(repo.outbox_unpublished(limit=10, now=now)) == _ids(events)  # emit order
+    assert _ids(repo.outbox_unpublished(limit=2, now=now)) == _ids(events[:2])
     assert _ids(repo.outbox_get([e.event_id for e in reversed(events)])) == _ids(events)
 
     repo.outbox_mark_published([events[0].event_id, events[2].event_id], at=now)
     repo.outbox_mark_published([events[0].event_id], at=now + timedelta(minutes=1))  # already: unchanged
     repo.outbox_mark_failed([events[1].event_id], error="nats down", retry_at=now + timedelta(seconds=30))
-    assert _ids(repo.outbox_pending(limit=10, now=now)) == [events[3].event_id, events[4].event_id]
-    assert _ids(repo.outbox_pending(limit=10, now=now + timedelta(seconds=31))) == [
-        events[1].event_id,
-        events[3].event_id,
-        events[4].event_id,
-    ]
+    # An event in back-off is still listed (it holds back the later ones of its subject), with its time.
+    waiting, *rest = repo.outbox_unpublished(limit=10, now=now)
+    assert [waiting.event_id, *_ids(rest)] == _ids([events[1], events[3], events[4]])
+    assert waiting.next_attempt_at == now + timedelta(seconds=30)
+    assert waiting.waiting(now) and not waiting.waiting(now + timedelta(seconds=31))
+    assert not any(r.waiting(now) for r in rest)
     published, failed = repo.outbox_get([events[0].event_id, events[1].event_id])
     assert (published.published_at, published.attempts) == (now, 1)
     assert (failed.published_at, failed.attempts) == (None, 1)
@@ -81,3 +81,20 @@ def test_pending_publish_fail_and_prune(repo: ChatRepository) -> None:
     assert repo.outbox_prune(published_before=now + timedelta(seconds=1)) == 2
     assert _ids(repo.outbox_get([e.event_id for e in events])) == _ids(events[1:2] + events[3:])
     assert repo.outbox_prune(published_before=now + timedelta(hours=2)) == 0
+
+
+def test_unpublished_leaves_out_dead_letters_and_events_created_later(repo: ChatRepository) -> None:
+    events = [event() for _ in range(4)]
+    for e in events:
+        repo.outbox_add([e])
+    now = timezone.now()
+    # A dead-lettered event (its retry a century away) holds nothing back and is not listed.
+    repo.outbox_mark_failed([events[1].event_id], error="dead-lettered: too big", retry_at=now + timedelta(days=36500))
+    assert _ids(repo.outbox_unpublished(limit=10, now=now)) == _ids([events[0], events[2], events[3]])
+    # "retry now" (staff) makes it an ordinary unpublished event again.
+    repo.outbox_mark_failed([events[1].event_id], error="retry requested by staff", retry_at=now)
+    assert _ids(repo.outbox_unpublished(limit=10, now=now)) == _ids(events)
+    third = repo.outbox_get([events[2].event_id])[0]
+    assert third.created_at is not None
+    assert _ids(repo.outbox_unpublished(limit=10, now=now, created_before=third.created_at)) == _ids(events[:2])
+    assert _ids(repo.outbox_unpublished(limit=1, now=now, created_before=third.created_at)) == _ids(events[:1])
