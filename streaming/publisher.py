@@ -10,12 +10,13 @@ republish of an event it already has (header `Nats-Msg-Id` = event_id), so a row
 (relay racing the publisher, crash between publish and mark) is stored once.
 
 A subject's events reach JetStream in the order they were stored, across outages: after the
-publisher (re)connects, after any event it could not publish, and once every CHECK_SECONDS anyway (to
-see what other processes left, e.g. one that died or was cut off from NATS), it first publishes the
-outbox's older unpublished events ("drains", whatever their back-off), and only then the new batch; it
-keeps draining before each batch for SETTLE_SECONDS after the last such moment. While older events
-cannot be published, new ones stay in the outbox behind them (the relay holds a subject's later
-rows behind one in back-off: streaming/relay.py).
+publisher (re)connects and after any event it could not publish, it first publishes the outbox's older
+unpublished events ("drains", whatever their back-off), and only then the new batch; it keeps draining
+before each batch for SETTLE_SECONDS after the last such moment, which covers the other processes cut
+off by the same NATS outage, as they reconnect. Once every CHECK_SECONDS it also looks for events
+another process left behind (one that died, or lost NATS alone) and drains them. While older events
+cannot be published, new ones stay in the outbox behind them (the relay holds a subject's later rows
+behind one in back-off: streaming/relay.py).
 
 An event that can never be published as it is (over the server's max_payload, or malformed) is
 dead-lettered: logged once as an error, counted (`chat_events_dead_lettered_total`), and marked with
@@ -60,8 +61,10 @@ RETRY_BASE_SECONDS = 1.0
 RETRY_MAX_SECONDS = 300.0
 # Drain the outbox before each batch this long after a (re)connect or a failed publish.
 SETTLE_SECONDS = 3.0
-# Otherwise look for events other processes left behind this often (one outbox query).
+# Otherwise look for events other processes left behind this often (one outbox query): those still
+# unpublished LEFT_BEHIND_SECONDS after they were stored (a live publisher marks its own well before).
 CHECK_SECONDS = 1.0
+LEFT_BEHIND_SECONDS = 2.0
 
 
 # A dead-lettered event is never retried by itself: its retry is this far away (the outbox admin's
@@ -300,9 +303,12 @@ class Publisher:
         """Publishes the outbox's unpublished events older than `batch` first, when it may hold some
         (see the module docstring). False: some could not be published, so `batch` must wait too."""
         now = self._loop.time()
-        if now >= self._settle_until and now < self._next_check:
+        settling = now < self._settle_until
+        if not settling and now < self._next_check:
             return True
         self._next_check = now + CHECK_SECONDS
+        if not settling:  # only what no live publisher still has in flight counts as left behind
+            submitted_at -= timedelta(seconds=LEFT_BEHIND_SECONDS)
         skip = {r.event_id for r in batch} | set(self._unrecorded.published)  # ours, in flight
         while True:
             try:

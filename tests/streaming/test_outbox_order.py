@@ -127,14 +127,28 @@ def test_after_a_nats_restart_the_outage_backlog_goes_out_first_without_the_rela
     assert asyncio.run(_stored_ids(own_nats.url, subject, expect=4)) == _ids(before + during + after)
 
 
-def test_a_publisher_publishes_what_another_process_left_before_its_own_events(own_nats: NatsServer) -> None:
-    room_id = uuid.uuid4()
-    subject = f"CHAT_EVENTS.{room_id}"
+def test_a_publisher_publishes_what_another_process_left_before_its_own_events(
+    own_nats: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(publisher, "SETTLE_SECONDS", 0.2)
+    monkeypatch.setattr(publisher, "CHECK_SECONDS", 0.2)
+    monkeypatch.setattr(publisher, "LEFT_BEHIND_SECONDS", 1.5)
+    room_id, elsewhere = uuid.uuid4(), uuid.uuid4()
+    warm = [_event(elsewhere)]
+    _store(warm, publish=True)  # this process's publisher is connected and past its settling
+    assert asyncio.run(_stored_ids(own_nats.url, f"CHAT_EVENTS.{elsewhere}", expect=1)) == _ids(warm)
     left = [_event(room_id), _event(room_id)]
     _store(left, publish=False)  # another process committed them and died before publishing
+    time.sleep(1.6)
     new = [_event(room_id)]
     _store(new, publish=True)
-    assert asyncio.run(_stored_ids(own_nats.url, subject, expect=3)) == _ids(left + new)
+    assert asyncio.run(_stored_ids(own_nats.url, f"CHAT_EVENTS.{room_id}", expect=3)) == _ids(left + new)
+    # Events of a live publisher, younger than LEFT_BEHIND_SECONDS, are not taken for left behind.
+    time.sleep(0.3)
+    young = [_event(room_id)]
+    _store(young, publish=False)
+    _store([_event(elsewhere)], publish=True)
+    assert asyncio.run(_stored_ids(own_nats.url, f"CHAT_EVENTS.{room_id}", expect=4, timeout=1)) == _ids(left + new)
 
 
 async def test_the_relay_holds_a_subjects_later_events_behind_one_in_back_off(own_nats: NatsServer, settings) -> None:
