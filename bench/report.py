@@ -80,6 +80,26 @@ SHOWN: dict[str, list[str]] = {
         "GetRooms.xact_per_call",
         "GetRooms.tup_fetched_per_call",
     ],
+    "SOAK": [
+        "rate_achieved",
+        "delivery_p50_ms",
+        "delivery_p99_ms",
+        "delivery_max_ms",
+        "lost",
+        "duplicated",
+        "out_of_order",
+        "send_errors",
+        "dropped_sockets",
+        "rss_daphne_warm_kib",
+        "rss_daphne_end_kib",
+        "rss_daphne_max_kib",
+        "rss_daphne_growth_pct",
+        "rss_bridge_warm_kib",
+        "rss_bridge_end_kib",
+        "rss_bridge_growth_pct",
+        "cpu_pct.daphne",
+        "cpu_pct.bridge",
+    ],
 }
 PROBLEMS = ("lost", "duplicated", "out_of_order", "send_errors", "dropped_sockets")
 

@@ -33,14 +33,17 @@ from bench.idle import idle_run  # noqa: E402
 from bench.queries import queries_run  # noqa: E402
 from bench.reconnect import reconnect_run  # noqa: E402
 from bench.sends import send_run  # noqa: E402
+from bench.soak import soak_run  # noqa: E402
 from bench.targets import Baseline, Config, Project, Target  # noqa: E402
 
 ALL = ("S1", "S2", "S3", "S5", "S6")
+# Run only when asked for (--scenarios SOAK): minutes of steady load, memory over time.
+EXTRA = ("SOAK",)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenarios", default=",".join(ALL), help="comma-separated, of " + ",".join(ALL))
+    parser.add_argument("--scenarios", default=",".join(ALL), help="comma-separated, of " + ",".join(ALL + EXTRA))
     parser.add_argument("--quick", action="store_true", help="small and short: a smoke run")
     parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--daphnes", type=int, default=1)
@@ -54,12 +57,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--s5-missed", type=int, default=20, help="messages per room while away")
     parser.add_argument("--s6-rooms", type=int, default=1000)
     parser.add_argument("--s6-calls", type=int, default=50)
+    parser.add_argument("--soak-minutes", type=float, default=10.0)
+    parser.add_argument("--soak-rate", type=float, default=30.0, help="msg/s of the soak (1,000 sockets)")
     parser.add_argument("--drain", type=float, default=30.0, help="max seconds to wait for deliveries")
     parser.add_argument("--database", default="postgres://chat:chat@127.0.0.1:5432/chat_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
     args = parser.parse_args()
     args.scenarios = [s.strip().upper() for s in args.scenarios.split(",") if s.strip()]
-    unknown = set(args.scenarios) - set(ALL)
+    unknown = set(args.scenarios) - set(ALL) - set(EXTRA)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     return args
@@ -116,6 +121,20 @@ def cases(args: argparse.Namespace) -> list[tuple[str, str, bool, Callable[[Targ
         f"user in {rooms6} rooms, {calls} calls",
         False,
         lambda t: queries_run(t, rooms=rooms6, calls=calls, settle=settle),
+    )
+    soak = 60.0 if q else args.soak_minutes * 60
+    add(
+        "SOAK",
+        f"{sockets} sockets, rooms of 10, {args.soak_rate:g} msg/s for {soak:g} s",
+        True,
+        partial(
+            soak_run,
+            sockets=sockets,
+            rate=args.soak_rate,
+            duration=soak,
+            drain=args.drain,
+            warmup=min(60, soak / 4),
+        ),
     )
     return found
 
