@@ -18,7 +18,7 @@ TEST_ENV := DJANGO_DEBUG=1 DATABASE_URL=postgres://chat:chat@127.0.0.1:5432/chat
 # postgres back end read the ORM tables: postgres only.
 SCYLLA_TEST_ENV := $(TEST_ENV) CHAT_STORAGE=scylla CASSANDRA_KEYSPACE=chat_ci
 SCYLLA_SUITES := tests/storage tests/events tests/domain tests/rooms tests/messaging tests/streaming \
-	tests/chatproject/test_api_schema.py \
+	tests/chatproject/test_api_schema.py tests/chatproject/test_health.py \
 	--deselect tests/rooms/test_admin.py --deselect tests/messaging/test_admin.py \
 	--deselect tests/storage/test_postgres_read_state.py --deselect tests/storage/test_postgres_membership.py \
 	--deselect tests/streaming/test_push.py::test_the_outbox_admin_lists_events_and_schedules_a_retry

@@ -6,6 +6,7 @@ from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from chatproject.health import healthz, readyz
 from kernel.exceptions import api_not_found
 
 handler500 = "kernel.exceptions.server_error"
@@ -17,6 +18,8 @@ api_docs = csp_update(
 )(SpectacularSwaggerSplitView.as_view(url_name="schema"))
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", api_docs, name="api-docs"),

@@ -57,3 +57,7 @@ class ChatRepository(RoomStore, MessageStore, OutboxStore, abc.ABC):
     @abc.abstractmethod
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Runs `callback` after the current unit of work commits (at once outside one)."""
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """One cheap round trip to the storage's servers (readiness); raises when they do not answer."""

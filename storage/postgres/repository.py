@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 
 from storage.base import ChatRepository
@@ -41,6 +41,10 @@ class PostgresRepository(PostgresRoomsMixin, PostgresMessagesMixin, ChatReposito
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         transaction.on_commit(callback)
+
+    def ping(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
 
     # --- outbox ---------------------------------------------------------------------------------
 

@@ -21,3 +21,6 @@ class ScyllaRepository(ScyllaRoomsMixin, ScyllaTimelineMixin, ScyllaOutboxMixin,
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         cql.on_commit(callback)
+
+    def ping(self) -> None:
+        cql.cql.one("SELECT release_version FROM system.local")
