@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
@@ -25,11 +25,18 @@ class OutboxStore(abc.ABC):
 
     @abc.abstractmethod
     def outbox_unpublished(
-        self, *, limit: int, now: datetime, created_before: datetime | None = None
+        self,
+        *,
+        limit: int,
+        now: datetime,
+        created_before: datetime | None = None,
+        subjects: Collection[str] | None = None,
+        exclude: Collection[uuid.UUID] = (),
     ) -> list[OutboxRecord]:
         """The unpublished events, oldest first (the publish order), whatever their next try
-        (`next_attempt_at`), except dead-lettered ones (next try beyond `now` + DEAD_LETTER_HORIZON);
-        only those created before `created_before` when given."""
+        (`next_attempt_at`), except dead-lettered ones (next try beyond `now` + DEAD_LETTER_HORIZON)
+        and those in `exclude`; only those created before `created_before` and of `subjects`, when
+        given."""
 
     @abc.abstractmethod
     def outbox_get(self, event_ids: Sequence[uuid.UUID]) -> list[OutboxRecord]:

@@ -9,14 +9,12 @@ stays unpublished in the outbox, where the relay (streaming/relay.py) finds it. 
 republish of an event it already has (header `Nats-Msg-Id` = event_id), so a row published twice
 (relay racing the publisher, crash between publish and mark) is stored once.
 
-A subject's events reach JetStream in the order they were stored, across outages: after the
-publisher (re)connects and after any event it could not publish, it first publishes the outbox's older
-unpublished events ("drains", whatever their back-off), and only then the new batch; it keeps draining
-before each batch for SETTLE_SECONDS after the last such moment, which covers the other processes cut
-off by the same NATS outage, as they reconnect. Once every CHECK_SECONDS it also looks for events
-another process left behind (one that died, or lost NATS alone) and drains them. While older events
-cannot be published, new ones stay in the outbox behind them (the relay holds a subject's later rows
-behind one in back-off: streaming/relay.py).
+A subject's events reach JetStream in the order they were stored, across outages and processes:
+before a batch, the publisher publishes the outbox's older unpublished events of the batch's subjects
+(one outbox query; another process's events still in flight are published twice, and JetStream keeps
+one), and after it (re)connects to NATS it publishes every older unpublished event at once, without
+waiting for the relay. While older events of a subject cannot be published, its new ones stay in the
+outbox behind them (the relay holds a subject's later rows behind one in back-off: streaming/relay.py).
 
 An event that can never be published as it is (over the server's max_payload, or malformed) is
 dead-lettered: logged once as an error, counted (`chat_events_dead_lettered_total`), and marked with
@@ -40,7 +38,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
 from nats.aio.client import Client
 from nats.errors import MaxPayloadError
@@ -59,12 +57,6 @@ ACK_TIMEOUT_SECONDS = 5.0
 RECORD_DELAY_SECONDS = 0.2
 RETRY_BASE_SECONDS = 1.0
 RETRY_MAX_SECONDS = 300.0
-# Drain the outbox before each batch this long after a (re)connect or a failed publish.
-SETTLE_SECONDS = 3.0
-# Otherwise look for events other processes left behind this often (one outbox query): those still
-# unpublished LEFT_BEHIND_SECONDS after they were stored (a live publisher marks its own well before).
-CHECK_SECONDS = 1.0
-LEFT_BEHIND_SECONDS = 2.0
 
 
 # A dead-lettered event is never retried by itself: its retry is this far away (the outbox admin's
@@ -165,8 +157,6 @@ class Publisher:
         self._stopping = False
         self._unrecorded = BatchResult()
         self._recorder: asyncio.Task[None] | None = None
-        self._settle_until = 0.0  # loop time until which every batch is preceded by a drain
-        self._next_check = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -205,13 +195,8 @@ class Publisher:
         assert self._queue is not None
         self._queue.put_nowait(None)
 
-    def _settle(self) -> None:
-        """Older events may be waiting in the outbox: drain before each batch for a while."""
-        self._settle_until = max(self._settle_until, self._loop.time() + SETTLE_SECONDS)
-
     async def _on_reconnect(self) -> None:
         """Publishes what was left while disconnected at once, not when the next event comes."""
-        self._settle()
         self._enqueue(timezone.now(), [])
 
     def _thread_main(self) -> None:
@@ -281,7 +266,6 @@ class Publisher:
                 if batch:
                     # Reconnecting: the rows stay in the outbox, unmarked, and go first once connected.
                     logger.warning("publisher: NATS disconnected; %d event(s) left in the outbox", len(batch))
-                self._settle()
             elif not await self._drain_before(js, batch, submitted_at):
                 if batch:
                     logger.warning("publisher: %d event(s) left in the outbox behind older ones", len(batch))
@@ -289,7 +273,6 @@ class Publisher:
                 result = await publish_batch(js, batch)
                 if result.failed:
                     logger.warning("publisher: %d event(s) not published, left to the relay", len(result.failed))
-                    self._settle()
                 self._unrecorded.merge(result)
                 if self._recorder is None or self._recorder.done():
                     delay = 0.0 if stop else RECORD_DELAY_SECONDS
@@ -300,27 +283,21 @@ class Publisher:
                 return
 
     async def _drain_before(self, js: JetStreamContext, batch: list[OutboxRecord], submitted_at: datetime) -> bool:
-        """Publishes the outbox's unpublished events older than `batch` first, when it may hold some
-        (see the module docstring). False: some could not be published, so `batch` must wait too."""
-        now = self._loop.time()
-        settling = now < self._settle_until
-        if not settling and now < self._next_check:
-            return True
-        self._next_check = now + CHECK_SECONDS
-        if not settling:  # only what no live publisher still has in flight counts as left behind
-            submitted_at -= timedelta(seconds=LEFT_BEHIND_SECONDS)
+        """Publishes first the outbox's unpublished events stored before `batch` of its subjects (of
+        every subject when `batch` is empty: after a reconnect). False: some of them could not be
+        published, so `batch` must wait behind them."""
+        subjects = {r.subject for r in batch} or None
         skip = {r.event_id for r in batch} | set(self._unrecorded.published)  # ours, in flight
         while True:
             try:
-                older = await self._loop.run_in_executor(self._db, _unpublished, BATCH_MAX + len(skip), submitted_at)
-            except Exception as exc:  # storage unreachable: the order cannot be checked, so wait
-                logger.warning("publisher: cannot read the outbox (%r); %d event(s) left in it", exc, len(batch))
-                self._settle()
-                return False
-            older = [r for r in older if r.event_id not in skip][:BATCH_MAX]
+                older = await self._loop.run_in_executor(self._db, _unpublished, submitted_at, subjects, skip)
+            except Exception as exc:
+                # Storage unreachable even on a fresh connection: no process can store newer events
+                # either, so the batch goes now rather than wait for the database.
+                logger.warning("publisher: cannot read the outbox (%r); publishing %d event(s)", exc, len(batch))
+                return True
             if not older:
                 return True
-            self._settle()
             logger.info("publisher: publishing %d older event(s) from the outbox first", len(older))
             result = await publish_batch(js, older)
             await self._loop.run_in_executor(self._db, self._record, result)
@@ -346,18 +323,28 @@ class Publisher:
     def _record(result: BatchResult) -> None:
         try:
             record_outcome(result)
-        except Exception:
+        except DatabaseError as exc:
             # The rows stay unpublished; the relay republishes them and JetStream drops the copies.
+            logger.warning("publisher: could not mark %d event(s) published: %r", len(result.published), exc)
+            close_old_connections()
+        except Exception:
             logger.exception("publisher: could not mark %d event(s) published", len(result.published))
             close_old_connections()
 
 
-def _unpublished(limit: int, created_before: datetime) -> list[OutboxRecord]:
-    try:
-        return get_repository().outbox_unpublished(limit=limit, now=timezone.now(), created_before=created_before)
-    except Exception:
-        close_old_connections()
-        raise
+def _unpublished(created_before: datetime, subjects: set[str] | None, skip: set[uuid.UUID]) -> list[OutboxRecord]:
+    """The older unpublished events to publish first (a second try on a fresh connection: the first
+    use of a pooled connection after a database restart fails)."""
+    for attempt in (1, 2):
+        try:
+            return get_repository().outbox_unpublished(
+                limit=BATCH_MAX, now=timezone.now(), created_before=created_before, subjects=subjects, exclude=skip
+            )
+        except DatabaseError:
+            close_old_connections()
+            if attempt == 2:
+                raise
+    return []
 
 
 _publisher: Publisher | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
@@ -64,13 +64,23 @@ class PostgresRepository(PostgresRoomsMixin, PostgresMessagesMixin, ChatReposito
         )
 
     def outbox_unpublished(
-        self, *, limit: int, now: datetime, created_before: datetime | None = None
+        self,
+        *,
+        limit: int,
+        now: datetime,
+        created_before: datetime | None = None,
+        subjects: Collection[str] | None = None,
+        exclude: Collection[uuid.UUID] = (),
     ) -> list[OutboxRecord]:
         rows = OutboxEvent.objects.filter(published_at__isnull=True).filter(
             Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + DEAD_LETTER_HORIZON)
         )
         if created_before is not None:
             rows = rows.filter(created_at__lt=created_before)
+        if subjects is not None:
+            rows = rows.filter(subject__in=list(subjects))
+        if exclude:
+            rows = rows.exclude(event_id__in=list(exclude))
         return [_outbox_record(r) for r in rows.order_by("id")[:limit]]
 
     def outbox_get(self, event_ids: Sequence[uuid.UUID]) -> list[OutboxRecord]:

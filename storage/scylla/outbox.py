@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -93,8 +93,16 @@ class ScyllaOutboxMixin:
         return complete_events(cql.rows_in(SELECT_EVENTS, list(event_ids)))
 
     def outbox_unpublished(
-        self, *, limit: int, now: datetime, created_before: datetime | None = None
+        self,
+        *,
+        limit: int,
+        now: datetime,
+        created_before: datetime | None = None,
+        subjects: Collection[str] | None = None,
+        exclude: Collection[uuid.UUID] = (),
     ) -> list[OutboxRecord]:
+        """(The pending rows carry no subject: with `subjects`, the first `limit` pending events are
+        read and those of other subjects dropped.)"""
         if limit <= 0:
             return []
         dead_after = to_us(now + DEAD_LETTER_HORIZON)
@@ -115,6 +123,8 @@ class ScyllaOutboxMixin:
                     continue
                 if cut is not None and timeuuid_order(row["event_tid"]) >= cut:
                     break
+                if row["event_id"] in exclude:
+                    continue
                 if row["next_attempt_at"] is None or row["next_attempt_at"] <= dead_after:
                     found.append(row["event_id"])
                     if len(found) >= limit:
@@ -132,7 +142,8 @@ class ScyllaOutboxMixin:
             if row["published_at"] is not None:  # published meanwhile: its pending row was re-created
                 cql.execute_writes([delete("outbox_pending", {"bucket": row["bucket"], "event_tid": row["event_tid"]})])
                 continue
-            records.append(outbox_record(row))
+            if subjects is None or row["subject"] in subjects:
+                records.append(outbox_record(row))
         return records
 
     def outbox_get(self, event_ids: Sequence[uuid.UUID]) -> list[OutboxRecord]:

@@ -98,3 +98,16 @@ def test_unpublished_leaves_out_dead_letters_and_events_created_later(repo: Chat
     assert third.created_at is not None
     assert _ids(repo.outbox_unpublished(limit=10, now=now, created_before=third.created_at)) == _ids(events[:2])
     assert _ids(repo.outbox_unpublished(limit=1, now=now, created_before=third.created_at)) == _ids(events[:1])
+
+
+def test_unpublished_of_some_subjects_leaving_some_out(repo: ChatRepository) -> None:
+    room_a, room_b = uuid.uuid4(), uuid.uuid4()
+    events = [event(room_a), event(room_b), event(room_a), event(room_b)]
+    repo.outbox_add(events)
+    now = timezone.now()
+    of_a = repo.outbox_unpublished(limit=10, now=now, subjects={events[0].subject})
+    assert _ids(of_a) == _ids([events[0], events[2]])
+    assert _ids(repo.outbox_unpublished(limit=10, now=now, exclude={events[0].event_id, events[3].event_id})) == _ids(
+        events[1:3]
+    )
+    assert repo.outbox_unpublished(limit=10, now=now, subjects={events[0].subject}, exclude=_ids(of_a)) == []
