@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import uuid
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable
@@ -29,11 +30,18 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 KEY_PREFIX = "chat:stream:conns:"
-# Written (without expiry) by every refresh: when it is gone, Redis lost the registry (a restart
-# without persistence, a flush) and every process re-registers its connections at once.
+# One key per process (EPOCH_KEY + ":" + a token of the process), written by every refresh with the
+# entries' lifetime: when a process finds its key gone, Redis lost its entries (a restart without
+# persistence, a flush) and it re-registers its connections at once. Per process: the first process
+# to re-register must not make the others believe theirs are back.
 EPOCH_KEY = "chat:stream:epoch"
+# A command that meets a connection the server closed (a Redis restart) is retried on a new one.
+RETRIES = 3
 DEFAULT_MAX_CONNECTIONS = 32
 DEFAULT_POOL_TIMEOUT_SECONDS = 10.0
 
@@ -121,13 +129,17 @@ class RedisStreamRegistry(StreamRegistry):
         self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._sync_client: Any = None
         self._sync_lock = threading.Lock()
+        self.epoch_key = f"{EPOCH_KEY}:{uuid.uuid4().hex}"
 
     def _async(self) -> Any:
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
             pool = aioredis.BlockingConnectionPool.from_url(
-                self.url, max_connections=self.max_connections, timeout=self.pool_timeout
+                self.url,
+                max_connections=self.max_connections,
+                timeout=self.pool_timeout,
+                retry=AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), RETRIES),
             )
             client = self._async_clients[loop] = aioredis.Redis.from_pool(pool)
         return client
@@ -136,7 +148,10 @@ class RedisStreamRegistry(StreamRegistry):
         with self._sync_lock:
             if self._sync_client is None:
                 pool = redis.BlockingConnectionPool.from_url(
-                    self.url, max_connections=self.max_connections, timeout=self.pool_timeout
+                    self.url,
+                    max_connections=self.max_connections,
+                    timeout=self.pool_timeout,
+                    retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), RETRIES),
                 )
                 self._sync_client = redis.Redis(connection_pool=pool)
             return self._sync_client
@@ -158,11 +173,11 @@ class RedisStreamRegistry(StreamRegistry):
                 pipe.zadd(key, dict.fromkeys(connections, now + ttl))
                 pipe.zremrangebyscore(key, "-inf", now)
                 pipe.expire(key, int(ttl) + 1)
-            pipe.set(EPOCH_KEY, 1)
+            pipe.set(self.epoch_key, 1, ex=int(ttl) + 1)
             await pipe.execute()
 
     async def intact(self) -> bool:
-        return bool(await self._async().exists(EPOCH_KEY))
+        return bool(await self._async().exists(self.epoch_key))
 
     async def unregister(self, user_id: int, connection: str) -> None:
         await self._async().zrem(f"{KEY_PREFIX}{int(user_id)}", connection)

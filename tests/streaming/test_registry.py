@@ -87,3 +87,30 @@ async def test_an_entry_lives_a_ttl_past_its_last_refresh(monkeypatch: Any) -> N
         assert await registry.connections(2) == ["c"]
         await registry.unregister(2, "c")
         assert registry.online_users([2]) == set()
+
+
+async def test_each_process_notices_that_its_own_entries_are_gone() -> None:
+    """Two processes (two registries); Redis loses everything. The first to re-register must not make
+    the other believe its entries are back."""
+    first, second = RedisStreamRegistry(settings.REDIS_URL), RedisStreamRegistry(settings.REDIS_URL)
+    await first.refresh_many([(1, "first-1")])
+    await second.refresh_many([(2, "second-2")])
+    assert await first.intact() and await second.intact()
+    await asyncio.to_thread(redis.Redis.from_url(settings.REDIS_URL).flushdb)
+    assert not await first.intact() and not await second.intact()
+    await first.refresh_many([(1, "first-1")])  # the first process re-registers
+    assert await first.intact()
+    assert not await second.intact()  # the second still has to
+    assert first.online_users([1, 2]) == {1}
+
+
+async def test_a_command_on_a_connection_the_server_closed_is_retried_on_a_new_one() -> None:
+    """A Redis restart closes every pooled connection; the next unregister (or refresh) must not fail."""
+    registry = RedisStreamRegistry(settings.REDIS_URL, max_connections=1, pool_timeout=5)
+    await registry.refresh_many([(5, "chan-5"), (6, "chan-6")])
+    pooled = await registry._async().client_id()
+    await asyncio.to_thread(redis.Redis.from_url(settings.REDIS_URL).client_kill_filter, _id=pooled)
+
+    await registry.unregister(5, "chan-5")
+    assert registry.online_users([5, 6]) == {6}
+    assert await registry._async().client_id() != pooled
