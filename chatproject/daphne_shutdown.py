@@ -9,7 +9,7 @@ every application; ours runs first:
 2. every open WebSocket gets close 1001 "going away", so its client reconnects elsewhere at once
    (with its cursor: nothing is lost);
 3. it waits, up to CHAT_SHUTDOWN_GRACE_SECONDS, for the HTTP requests in flight to be answered and
-   the sockets to finish their close handshake;
+   the sockets to finish their close handshake and their consumers to end (unregistered from presence);
 4. the process's publisher publishes what it holds (the relay would otherwise, later).
 
 Then daphne cancels whatever is left, as before. Only when daphne is the server; idempotent.
@@ -51,7 +51,11 @@ def drain_on_sigterm() -> None:
             if isinstance(protocol, WebRequest):
                 count += not protocol.finished and not getattr(protocol, "_disconnected", False)
             elif isinstance(protocol, WebSocketProtocol):
-                count += protocol.state != WebSocketProtocol.STATE_CLOSED
+                # Closed, and its consumer done with the disconnect (it unregisters the connection
+                # from presence): cancelled before that, its user would stay "online" for the TTL.
+                instance = (connections.get(protocol) or {}).get("application_instance")
+                closing = instance is not None and not instance.done()
+                count += protocol.state != WebSocketProtocol.STATE_CLOSED or closing
         return count
 
     class Server(base):  # type: ignore[misc, valid-type]  # daphne ships no types

@@ -110,3 +110,38 @@ def test_sigterm_answers_requests_in_flight_and_closes_sockets_with_1001(
     assert len(sent) > SENDERS
     stored = {str(m.id) for m in probe.messages(room_id=uuid.UUID(room_id))}
     assert set(sent) <= stored  # every send answered 2xx is stored
+
+
+def test_sigterm_unregisters_every_socket_from_presence(transactional_db) -> None:
+    """The sockets' consumers finish their disconnect (unregistering from presence) before the
+    process exits: no user of a drained process stays "online" until the entries' TTL."""
+    from streaming.registry import get_registry
+
+    users = [UserFactory() for _ in range(15)]
+    tokens = [token_for(user) for user in users]
+    per_user = 10  # (at most CHAT_MAX_SOCKETS_PER_USER each)
+
+    async def online() -> int:
+        return sum([len(await get_registry().connections(user.pk)) for user in users])
+
+    async def scenario(server: ChatServer) -> tuple[int, int]:
+        url = f"ws://127.0.0.1:{server.port}/ws/chat/v1/stream?client_id=presence"
+        sockets = [
+            await WebSocket.connect(url, headers={"Authorization": f"Token {token}"})
+            for token in tokens
+            for _ in range(per_user)
+        ]
+        for socket in sockets:
+            await socket.recv()  # connected: registered
+        registered = await online()
+        assert server.web is not None
+        server.web.send_signal(signal.SIGTERM)
+        await asyncio.gather(*(_close_code(socket, timeout=GRACE_SECONDS + 5) for socket in sockets))
+        await asyncio.get_running_loop().run_in_executor(None, server.web.wait, GRACE_SECONDS + 10)
+        return registered, await online()
+
+    with started_server(CHAT_SHUTDOWN_GRACE_SECONDS=str(GRACE_SECONDS)) as server:
+        registered, left = asyncio.run(scenario(server))
+        server.web = None  # it exited by itself
+    assert registered == len(users) * per_user
+    assert left == 0
