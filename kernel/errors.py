@@ -1,4 +1,7 @@
-"""The application error hierarchy: every business refusal is one of these, with a stable code."""
+"""The application error hierarchy: every business refusal is one of these, with a stable code.
+
+Beside it, `DependencyUnavailable`: not a refusal but a service the chat needs that does not answer.
+"""
 
 from __future__ import annotations
 
@@ -58,3 +61,17 @@ class PayloadTooLarge(ApplicationError):
     status_code = 413
     default_code = "payload_too_large"
     default_message = "The request is too large."
+
+
+class DependencyUnavailable(Exception):
+    """A service the chat needs (`component`: "cassandra", ...) does not answer, or not in time.
+
+    Raised, with the driver's error as `__cause__`, by the layer that talks to the service, so that
+    the layers above need not know its driver: the API answers 503 `service_unavailable` with
+    Retry-After (kernel.exceptions), a stream closes with a code its client reconnects on.
+    """
+
+    def __init__(self, component: str, detail: str = "") -> None:
+        self.component = component
+        self.detail = detail
+        super().__init__(f"{component} unavailable: {detail}" if detail else f"{component} unavailable")

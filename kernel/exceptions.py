@@ -16,13 +16,15 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from kernel.errors import ApplicationError
+from kernel.errors import ApplicationError, DependencyUnavailable
 
 logger = logging.getLogger(__name__)
 
-# A dependency that does not answer (the database down or its pool exhausted, Redis unreachable):
-# 503 with Retry-After, not a 500; nothing was stored, so the client may retry as it is.
-UNAVAILABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+# A dependency that does not answer (the database down or its pool exhausted, Redis unreachable,
+# Cassandra without a replica that answers: DependencyUnavailable from the scylla back end): 503 with
+# Retry-After, not a 500. Nothing was stored (or, a Cassandra write that timed out, it may still be
+# applied): the client may retry as it is.
+UNAVAILABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError, DependencyUnavailable)
 RETRY_AFTER_UNAVAILABLE_SECONDS = 5
 
 

@@ -30,7 +30,7 @@ ERROR_SCHEMA = {
 }
 SHARED = {
     "405": "method_not_allowed: the path does not take this method",
-    "503": "service_unavailable: the database or Redis does not answer; nothing was stored, retry after `Retry-After`",
+    "503": "service_unavailable: the database, Redis or Cassandra does not answer; retry after `Retry-After`",
 }
 WITH_BODY = {
     "413": "payload_too_large: the body is over the upload limit, or the change would make too large an event",

@@ -21,7 +21,11 @@ connection:
   frames get an error frame, frames over CHAT_STREAM_MAX_FRAME_BYTES an error frame and close 4009
   (streaming.frame_limits.decode_frame); a user's streams beyond CHAT_MAX_SOCKETS_PER_USER are refused (4029);
 - closes with 4001 once its token or session no longer holds (streaming.revocation): at once on a
-  `stream.recheck`, else at the next heartbeat's batch check.
+  `stream.recheck`, else at the next heartbeat's batch check;
+- closes with 1013 (try again later) after a `service_unavailable` error frame when a service it
+  needs does not answer (kernel.exceptions.UNAVAILABLE: the database or its pool, Redis, Cassandra),
+  at the handshake or later, with one warning line; the client reconnects with its cursor and gets
+  what it missed (a reconnect replay waiting on the database is not turned into `resync_required`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from domain.access import is_room_member
 from events.subjects import direct_subject, room_subject
 from kernel.errors import NotFound
+from kernel.exceptions import UNAVAILABLE
 from streaming import frame_limits, rules, selectors, typing_indicator
 from streaming.db import db_async
 from streaming.envelope import GROUP_MESSAGE_TYPE, StreamItem, room_group, user_group
@@ -53,6 +58,7 @@ logger = logging.getLogger(__name__)
 CLOSE_CLIENT_ID_NEEDED = 4000
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_ROOM_NOT_ALLOWED = 4003
+CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455: the client reconnects (with its cursor) after a pause
 RESYNC_MESSAGE = "Missed events cannot be replayed: sync again."
 
 
@@ -134,12 +140,17 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
         thread hop per socket per event): this consumer reaches the database only through db_async,
         which sweeps around every call."""
         kind = message.get("type")
-        if kind == GROUP_MESSAGE_TYPE:
-            await self.stream_event(message)
-        elif kind == RECHECK_MESSAGE_TYPE:
-            await self.stream_recheck(message)
-        else:
-            await super().dispatch(message)
+        try:
+            if kind == GROUP_MESSAGE_TYPE:
+                await self.stream_event(message)
+            elif kind == RECHECK_MESSAGE_TYPE:
+                await self.stream_recheck(message)
+            else:
+                await super().dispatch(message)
+        except UNAVAILABLE as exc:
+            if kind == "websocket.disconnect":
+                raise
+            await self._unavailable(exc)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -360,6 +371,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
             left = await db_async(selectors.left_room_ids)(user_id=self.user_id, within_seconds=MAX_AGE_SECONDS)
             left_subjects = frozenset(room_subject(r) for r in left)
             items = await read_after(nc.jetstream(), subjects=[*self._subjects(), *left_subjects], after=cursor)
+        except UNAVAILABLE:
+            raise  # the client reconnects with the same cursor (dispatch closes with 1013)
         except Exception as exc:
             if not isinstance(exc, ResyncRequiredError | NatsUnavailableError):
                 logger.exception("stream: replay after cursor %d failed", cursor)
@@ -404,6 +417,17 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
 
     async def heartbeat(self) -> None:
         await self.send(text_data=HEARTBEAT_TEXT)
+
+    async def _unavailable(self, exc: Exception) -> None:
+        """A service the stream needs does not answer: no traceback, one line; the client retries."""
+        logger.warning(
+            "stream: service unavailable, closing %s with %d: %r", self.channel_name, CLOSE_TRY_AGAIN_LATER, exc
+        )
+        self.cursor = None  # delivers nothing more: the client's reconnect replays from its cursor
+        process_ticker().leave(self)
+        await self._refuse(
+            CLOSE_TRY_AGAIN_LATER, "service_unavailable", "A service the chat needs does not answer: reconnect shortly."
+        )
 
     async def _refuse(self, code: int, error_code: str, message: str) -> None:
         await self.send_json(error_frame(error_code, message))

@@ -10,6 +10,11 @@ Counter updates cannot join a logged batch; they are sent right after it, as a c
 Reads go straight to the server with prepared statements (dict rows, consistency LOCAL_QUORUM) and
 do not see the writes of the current unit of work: repository methods that must, keep what they
 need in the unit of work (e.g. `deleted_messages`).
+
+Cassandra not answering (no replica up or reachable, a coordinator or client time-out) leaves this
+module as kernel.errors.DependencyUnavailable("cassandra"), the driver's error as its __cause__:
+the layers above answer it as they answer a database outage (503, a stream's retry close) without
+knowing the driver.
 """
 
 from __future__ import annotations
@@ -23,13 +28,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from cassandra import ConsistencyLevel, WriteTimeout
-from cassandra.cluster import Session
+from cassandra import ConsistencyLevel, OperationTimedOut, Timeout, Unavailable, WriteTimeout, WriteType
+from cassandra.cluster import NoHostAvailable, Session
 from cassandra.concurrent import execute_concurrent
+from cassandra.connection import ConnectionException
+from cassandra.pool import NoConnectionsAvailable
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 from django.conf import settings
 from django.db import connections
 
+from kernel.errors import DependencyUnavailable
 from storage.scylla.models import ALL_TABLES
 
 logger = logging.getLogger(__name__)
@@ -39,6 +47,20 @@ CONSISTENCY = ConsistencyLevel.LOCAL_QUORUM
 SERIAL_CONSISTENCY = ConsistencyLevel.LOCAL_SERIAL
 CONCURRENCY = 32  # in-flight requests of one fan-out read
 IN_CHUNK = 100  # values per IN (...) restriction
+
+COMPONENT = "cassandra"
+# The driver's errors that mean Cassandra does not answer, or not in time: NoHostAvailable (every
+# host down, refused or shut down), OperationTimedOut (the client's time-out), Unavailable (too few
+# replicas alive for the consistency), ReadTimeout / WriteTimeout (the coordinator's time-out),
+# ConnectionException / NoConnectionsAvailable (a connection lost, or none free to a host).
+DRIVER_UNAVAILABLE: tuple[type[Exception], ...] = (
+    NoHostAvailable,
+    OperationTimedOut,
+    Unavailable,
+    Timeout,
+    ConnectionException,
+    NoConnectionsAvailable,
+)
 
 TABLES = {m.__table_name__: m for m in ALL_TABLES}
 PARTITION_KEYS: dict[str, tuple[str, ...]] = {name: tuple(m._partition_keys) for name, m in TABLES.items()}
@@ -119,6 +141,15 @@ def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[list[Any]]:
 # --- the connection ------------------------------------------------------------------------------
 
 
+@contextmanager
+def unavailable_as_dependency_error() -> Iterator[None]:
+    """Raises the driver's unavailability errors (DRIVER_UNAVAILABLE) as DependencyUnavailable."""
+    try:
+        yield
+    except DRIVER_UNAVAILABLE as exc:
+        raise DependencyUnavailable(COMPONENT, f"{type(exc).__name__}: {exc}") from exc
+
+
 class Cql:
     """Prepared statements on the django-cassandra-engine connection, per keyspace."""
 
@@ -139,7 +170,8 @@ class Cql:
         self._keyspace_override = keyspace
 
     def session(self) -> Session:
-        session: Session = connections[CASSANDRA_DB_ALIAS].connection.session
+        with unavailable_as_dependency_error():  # django-cassandra-engine connects on first use
+            session: Session = connections[CASSANDRA_DB_ALIAS].connection.session
         return session
 
     def table(self, name: str) -> str:
@@ -150,7 +182,8 @@ class Cql:
         cql = template.format(**{name: f"{keyspace}.{name}" for name in TABLES})
         statement = self._prepared.get(cql)
         if statement is None:
-            statement = self.session().prepare(cql)
+            with unavailable_as_dependency_error():
+                statement = self.session().prepare(cql)
             statement.consistency_level = CONSISTENCY
             statement.serial_consistency_level = SERIAL_CONSISTENCY
             with self._lock:
@@ -164,7 +197,8 @@ class Cql:
         if fetch_size:
             statement.fetch_size = fetch_size
         self.requests += 1
-        return list(self.session().execute(statement))
+        with unavailable_as_dependency_error():
+            return list(self.session().execute(statement))
 
     def iter_rows(
         self, template: str, params: Sequence[Any] = (), *, fetch_size: int = 500
@@ -173,7 +207,8 @@ class Cql:
         statement = self.prepare(template).bind(tuple(params))
         statement.fetch_size = fetch_size
         self.requests += 1
-        yield from self.session().execute(statement)
+        with unavailable_as_dependency_error():  # later pages are fetched while the caller iterates
+            yield from self.session().execute(statement)
 
     def one(self, template: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         found = self.rows(template, params)
@@ -186,12 +221,13 @@ class Cql:
         if not bound:
             return []
         self.requests += len(bound)
-        if len(bound) == 1:
-            return [list(self.session().execute(bound[0]))]
-        results = execute_concurrent(
-            self.session(), [(b, None) for b in bound], concurrency=CONCURRENCY, raise_on_first_error=True
-        )
-        return [list(r.result_or_exc) for r in results]
+        with unavailable_as_dependency_error():
+            if len(bound) == 1:
+                return [list(self.session().execute(bound[0]))]
+            results = execute_concurrent(
+                self.session(), [(b, None) for b in bound], concurrency=CONCURRENCY, raise_on_first_error=True
+            )
+            return [list(r.result_or_exc) for r in results]
 
     def rows_in(self, template: str, values: Sequence[Any], *, before: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """A read with `IN ?` bound to `values` (in chunks, concurrently), after the `before` parameters."""
@@ -207,13 +243,14 @@ class Cql:
             return
         _journal_record(writes)
         self.requests += 1
-        if len(writes) == 1:
-            self.session().execute(self.prepare(writes[0].cql).bind(writes[0].params))
-            return
-        batch = BatchStatement(batch_type=batch_type, consistency_level=CONSISTENCY)
-        for w in writes:
-            batch.add(self.prepare(w.cql), w.params)
-        self.session().execute(batch)
+        with unavailable_as_dependency_error():
+            if len(writes) == 1:
+                self.session().execute(self.prepare(writes[0].cql).bind(writes[0].params))
+                return
+            batch = BatchStatement(batch_type=batch_type, consistency_level=CONSISTENCY)
+            for w in writes:
+                batch.add(self.prepare(w.cql), w.params)
+            self.session().execute(batch)
 
     def execute_each(self, writes: Sequence[Write]) -> None:
         """Independent (idempotent) writes, each on its own, concurrently: no batch, no atomicity."""
@@ -222,13 +259,15 @@ class Cql:
         _journal_record(writes)
         self.requests += len(writes)
         statements = [(self.prepare(w.cql), w.params) for w in writes]
-        execute_concurrent(self.session(), statements, concurrency=CONCURRENCY, raise_on_first_error=True)
+        with unavailable_as_dependency_error():
+            execute_concurrent(self.session(), statements, concurrency=CONCURRENCY, raise_on_first_error=True)
 
     def lwt(self, write: Write) -> tuple[bool, dict[str, Any]]:
         """A lightweight transaction (IF ...): whether it applied, and the existing row when it did not."""
         _journal_record([write])
         self.requests += 1
-        row = self.session().execute(self.prepare(write.cql).bind(write.params)).one()
+        with unavailable_as_dependency_error():
+            row = self.session().execute(self.prepare(write.cql).bind(write.params)).one()
         applied = bool(row.get("[applied]")) if row else False
         return applied, dict(row or {})
 
@@ -312,11 +351,18 @@ def atomic() -> Iterator[None]:
     _commit(unit)
 
 
+def reached_batch_log(exc: BaseException) -> bool:
+    """Whether a failed logged batch timed out only after the batch log took it (write type BATCH,
+    not BATCH_LOG): Cassandra then applies all of it, so the unit of work stands."""
+    cause = exc.__cause__ if isinstance(exc, DependencyUnavailable) else exc
+    return isinstance(cause, WriteTimeout) and cause.write_type == WriteType.BATCH
+
+
 def _commit(unit: UnitOfWork) -> None:
     try:
         cql.execute_writes(unit.writes)
-    except WriteTimeout as exc:
-        if exc.write_type != "BATCH":  # BATCH: the batch log has it, Cassandra will apply it all
+    except DependencyUnavailable as exc:
+        if not reached_batch_log(exc):
             _run_compensations(unit.undo)
             raise
         logger.warning("scylla: logged batch timed out after reaching the batch log; it will be applied")
@@ -424,5 +470,6 @@ def fetch_all(reads: Sequence[tuple[str, Sequence[Any]]]) -> list[list[dict[str,
         return []
     session = cql.session()
     cql.requests += len(reads)
-    futures = [session.execute_async(cql.prepare(template).bind(tuple(params))) for template, params in reads]
-    return [list(f.result()) for f in futures]
+    with unavailable_as_dependency_error():
+        futures = [session.execute_async(cql.prepare(template).bind(tuple(params))) for template, params in reads]
+        return [list(f.result()) for f in futures]
