@@ -48,6 +48,17 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _positive_int(name: str, default: int) -> int:
+    value = _env_str(name, str(default))
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ImproperlyConfigured(f"{name} must be a whole number of at least 1, got {value!r}")
+    return number
+
+
 # Development values: `make run` (DJANGO_DEBUG=1) may use them; with DEBUG off start-up refuses them
 # (production_secrets_check below).
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-in-production"
@@ -64,6 +75,8 @@ CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", defaul
 # Production defaults (DEBUG off) under which `manage.py check --deploy` is clean; each has a variable.
 # Behind a TLS-terminating proxy set DJANGO_SECURE_PROXY_SSL_HEADER=1 (it must set X-Forwarded-Proto).
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+# Health checks come from the load balancer, over plain HTTP on the private network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
@@ -208,6 +221,8 @@ CHAT_STREAM_REGISTRY_MAX_CONNECTIONS = env.int("CHAT_STREAM_REGISTRY_MAX_CONNECT
 CHAT_STREAM_REGISTRY_POOL_TIMEOUT = env.float("CHAT_STREAM_REGISTRY_POOL_TIMEOUT", default=10.0)
 # Threads per process for the stream's database work (handshakes, room look-ups, replays).
 CHAT_STREAM_DB_THREADS = env.int("CHAT_STREAM_DB_THREADS", default=4)
+# Replays (reconnects with a cursor, gaps) reading JetStream at once per process; the others wait their turn.
+CHAT_STREAM_REPLAY_CONCURRENCY = _positive_int("CHAT_STREAM_REPLAY_CONCURRENCY", 32)
 CHAT_OUTBOX_RETENTION_HOURS = env.float("CHAT_OUTBOX_RETENTION_HOURS", default=24.0)
 # Publish outbox events right after commit (off: only the relay publishes; tests of other apps).
 CHAT_PUBLISH_ON_COMMIT = env.bool("CHAT_PUBLISH_ON_COMMIT", default=bool(NATS_URL))

@@ -96,3 +96,11 @@ def test_the_readiness_checks_follow_the_configuration(settings) -> None:
     settings.NATS_URL = ""
     names = set(health.checks())
     assert names == ({"database", "cassandra"} if get_repository().name == "scylla" else {"database"})
+
+
+@pytest.mark.django_db
+def test_health_checks_are_exempt_from_the_https_redirect(client: Client, settings) -> None:
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/accounts/login/").status_code == 301
