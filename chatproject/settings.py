@@ -171,6 +171,9 @@ elif "postgresql" in DATABASES["default"]["ENGINE"]:
     # Under ASGI each request's sync code runs in a fresh thread, so CONN_MAX_AGE cannot reuse
     # connections and every request would pay a PostgreSQL connect (~10 ms here): use psycopg's pool.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Each connection is checked (one empty round trip) when taken from the pool: after a database
+    # restart or failover the pool's dead connections are replaced, not handed to a request or stream.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if env.bool("DATABASE_POOL", default=True):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN", default=1),

@@ -22,7 +22,7 @@ connection:
   (streaming.frame_limits.decode_frame); a user's streams beyond CHAT_MAX_SOCKETS_PER_USER are refused (4029);
 - closes with 4001 once its token or session no longer holds (streaming.revocation): at once on a
   `stream.recheck`, else at the next heartbeat's batch check;
-- closes with 1013 (try again later) after a `service_unavailable` error frame when a service it
+- closes with 4013 (try again later) after a `service_unavailable` error frame when a service it
   needs does not answer (kernel.exceptions.UNAVAILABLE: the database or its pool, Redis, Cassandra),
   at the handshake or later, with one warning line; the client reconnects with its cursor and gets
   what it missed (a reconnect replay waiting on the database is not turned into `resync_required`).
@@ -58,7 +58,6 @@ logger = logging.getLogger(__name__)
 CLOSE_CLIENT_ID_NEEDED = 4000
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_ROOM_NOT_ALLOWED = 4003
-CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455: the client reconnects (with its cursor) after a pause
 RESYNC_MESSAGE = "Missed events cannot be replayed: sync again."
 
 
@@ -372,7 +371,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
             left_subjects = frozenset(room_subject(r) for r in left)
             items = await read_after(nc.jetstream(), subjects=[*self._subjects(), *left_subjects], after=cursor)
         except UNAVAILABLE:
-            raise  # the client reconnects with the same cursor (dispatch closes with 1013)
+            raise  # the client reconnects with the same cursor (dispatch closes with 4013)
         except Exception as exc:
             if not isinstance(exc, ResyncRequiredError | NatsUnavailableError):
                 logger.exception("stream: replay after cursor %d failed", cursor)
@@ -421,12 +420,17 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
     async def _unavailable(self, exc: Exception) -> None:
         """A service the stream needs does not answer: no traceback, one line; the client retries."""
         logger.warning(
-            "stream: service unavailable, closing %s with %d: %r", self.channel_name, CLOSE_TRY_AGAIN_LATER, exc
+            "stream: service unavailable, closing %s with %d: %r",
+            self.channel_name,
+            frame_limits.CLOSE_TRY_AGAIN_LATER,
+            exc,
         )
         self.cursor = None  # delivers nothing more: the client's reconnect replays from its cursor
         process_ticker().leave(self)
         await self._refuse(
-            CLOSE_TRY_AGAIN_LATER, "service_unavailable", "A service the chat needs does not answer: reconnect shortly."
+            frame_limits.CLOSE_TRY_AGAIN_LATER,
+            "service_unavailable",
+            "A service the chat needs does not answer: reconnect shortly.",
         )
 
     async def _refuse(self, code: int, error_code: str, message: str) -> None:

@@ -26,6 +26,10 @@ from kernel.parsers import json_depth_exceeds
 FRAME_WINDOW_SECONDS = 10.0
 CLOSE_TOO_MANY_CONNECTIONS = 4029
 CLOSE_FRAME_TOO_LARGE = 4009
+# A service the stream needs does not answer (an outage): the client reconnects, with its cursor,
+# after a pause. (Not RFC 6455's 1013: daphne's autobahn lets an application close only with 1000
+# or 3000-4999.)
+CLOSE_TRY_AGAIN_LATER = 4013
 MAX_FRAME_DEPTH = 8  # {"typing": {"room_id": ..., "is_typing": ...}} nests 2
 
 

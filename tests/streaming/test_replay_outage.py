@@ -1,5 +1,5 @@
 """Cassandra down during a stream's handshake or reconnect replay (CHAT_STORAGE=scylla): the socket gets
-a `service_unavailable` error frame and close 1013, which its client reconnects on, with one warning
+a `service_unavailable` error frame and close 4013, which its client reconnects on, with one warning
 line and no traceback; a reconnect replay is not turned into `resync_required`, so reconnecting with
 the same cursor once Cassandra answers again brings everything missed.
 
@@ -62,7 +62,7 @@ async def _assert_closed_to_retry(socket: StreamClient) -> None:
     assert [e["code"] for e in errors] == ["service_unavailable"], socket.frames
 
 
-async def test_a_handshake_while_cassandra_is_down_closes_with_1013_then_connects(
+async def test_a_handshake_while_cassandra_is_down_closes_with_4013_then_connects(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     alice, bob = await rest(make_users)(2)
