@@ -12,6 +12,7 @@ from django.db.models import F, Q
 
 from storage.base import ChatRepository
 from storage.models import OutboxEvent
+from storage.postgres import outbox
 from storage.postgres.messages import PostgresMessagesMixin
 from storage.postgres.rooms import PostgresRoomsMixin
 from storage.records import DEAD_LETTER_HORIZON, OutboxRecord
@@ -72,6 +73,14 @@ class PostgresRepository(PostgresRoomsMixin, PostgresMessagesMixin, ChatReposito
         subjects: Collection[str] | None = None,
         exclude: Collection[uuid.UUID] = (),
     ) -> list[OutboxRecord]:
+        if outbox.supported():
+            return outbox.unpublished(
+                limit=limit,
+                dead_after=now + DEAD_LETTER_HORIZON,
+                created_before=created_before,
+                subjects=subjects,
+                exclude=exclude,
+            )
         rows = OutboxEvent.objects.filter(published_at__isnull=True).filter(
             Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + DEAD_LETTER_HORIZON)
         )
