@@ -75,14 +75,22 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, UNAVAILABLE):
         logger.warning("service unavailable in %s: %r", type(view).__name__ if view else "api", exc)
         set_rollback()
-        return Response(
-            error_body("service_unavailable", "A service the chat needs does not answer: retry shortly."),
-            status=503,
-            headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE_SECONDS)},
+        return _logged(
+            Response(
+                error_body("service_unavailable", "A service the chat needs does not answer: retry shortly."),
+                status=503,
+                headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE_SECONDS)},
+            )
         )
     logger.exception("unexpected error in %s", type(view).__name__ if view else "api", exc_info=exc)
     set_rollback()
-    return Response(error_body("internal_server_error", "Internal server error."), status=500)
+    return _logged(Response(error_body("internal_server_error", "Internal server error."), status=500))
+
+
+def _logged(response: Response) -> Response:
+    """Logged above, once: Django's request logger must not log the 5xx again."""
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 # Outside the API views: answers under /api/ are JSON too (chatproject/urls.py mounts these).

@@ -25,7 +25,7 @@ def _terminate(pid: int) -> None:
         admin.execute("SELECT pg_terminate_backend(%s)", [pid])
 
 
-def test_a_request_whose_database_connection_is_gone_answers_503(api, user_factory) -> None:
+def test_a_request_whose_database_connection_is_gone_answers_503(api, user_factory, caplog) -> None:
     client = api(user_factory())
     assert client.get("/api/chat/v1/room/list").status_code == 200
     with connection.cursor() as cursor:
@@ -33,9 +33,12 @@ def test_a_request_whose_database_connection_is_gone_answers_503(api, user_facto
         (pid,) = cursor.fetchone()
     _terminate(pid)
 
-    response = client.get("/api/chat/v1/room/list")
+    with caplog.at_level("INFO"):
+        response = client.get("/api/chat/v1/room/list")
 
     assert response.status_code == 503, response.content
+    # Logged once, as a warning: not again as an error by Django's request logger.
+    assert [(r.name, r.levelname) for r in caplog.records] == [("kernel.exceptions", "WARNING")]
     assert json.loads(response.content)["code"] == "service_unavailable"
     assert int(response["Retry-After"]) > 0
     connection.close()
