@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from streaming.envelope import StreamItem, route, routing_view
 from streaming.rules import (
+    RECENT_EVENT_IDS,
     Action,
     Membership,
     StreamCursor,
@@ -111,6 +112,17 @@ def test_the_connections_of_a_process_keep_one_copy_of_each_recent_event_id() ->
     for cursor in (first, second):
         cursor.mark(stored(SUBJECT, 1, None, {"event_id": "".join(["event", "-1"]), "room_id": ROOM}))
     assert next(iter(first._recent)) is next(iter(second._recent))
+
+
+def test_a_connection_remembers_only_its_last_event_ids_and_still_drops_their_duplicates() -> None:
+    """A busy socket's memory stays bounded (the soak benchmark's daphne grew with every event)."""
+    cursor = StreamCursor(floor=0)
+    for seq in range(1, 2001):
+        cursor.mark(stored(SUBJECT, seq, seq - 1, {"event_id": f"event-{seq}", "room_id": ROOM}))
+    assert len(cursor._recent) == RECENT_EVENT_IDS
+    # A copy of a recent event outside the chain (a republish stored again) is still a duplicate.
+    copy = stored(SUBJECT, 2001, 2000, {"event_id": "event-2000", "room_id": ROOM})
+    assert cursor.check(copy).verdict is Verdict.DUPLICATE
 
 
 def test_an_update_is_decided_from_the_event_where_it_can_be_and_asked_for_otherwise() -> None:
