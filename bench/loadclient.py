@@ -126,19 +126,33 @@ async def close_all(clients: list[Client]) -> None:
         client.task = None
 
 
+IDLE_REUSE_SECONDS = 5.0
+
+
 class HttpPool:
     """Keep-alive HTTP/1.1 connections to some ports, `size` at most (requests with a body or none)."""
 
     def __init__(self, ports: list[int], size: int = 64) -> None:
         self.ports = ports
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        # (reader, writer, idle since): a connection the server closed, or idle long enough that it
+        # may close it meanwhile, is not reused (a request on it would fail with nothing read).
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self.slots = asyncio.Semaphore(size)
         self.opened = 0
 
+    def _reusable(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        while self.idle:
+            reader, writer, since = self.idle.pop()
+            if not reader.at_eof() and not writer.is_closing() and time.monotonic() - since < IDLE_REUSE_SECONDS:
+                return reader, writer
+            writer.close()
+        return None
+
     async def post(self, path: str, body: bytes, headers: dict[str, str], method: str = "POST") -> int:
         async with self.slots:
-            if self.idle:
-                reader, writer = self.idle.pop()
+            reusable = self._reusable()
+            if reusable is not None:
+                reader, writer = reusable
             else:
                 port = self.ports[self.opened % len(self.ports)]
                 self.opened += 1
@@ -149,13 +163,13 @@ class HttpPool:
                 writer.close()
                 raise
             if keep:
-                self.idle.append((reader, writer))
+                self.idle.append((reader, writer, time.monotonic()))
             else:
                 writer.close()
             return status
 
     def close(self) -> None:
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
         self.idle.clear()
 
