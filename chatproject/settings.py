@@ -216,6 +216,8 @@ else:
 NATS_URL = _env_str("NATS_URL", "")
 CHAT_EMBEDDED_NATS_PORT = env.int("CHAT_EMBEDDED_NATS_PORT", default=4222)
 CHAT_NATS_DATA_DIR = _env_str("CHAT_NATS_DATA_DIR", str(DATA_DIR / "nats"))
+# Copies of the stream JetStream keeps: 3 on a three-node cluster (NATS_URL then lists its servers).
+CHAT_STREAM_REPLICAS = _positive_int("CHAT_STREAM_REPLICAS", 1)
 CHAT_STREAM_HEARTBEAT_SECONDS = env.float("CHAT_STREAM_HEARTBEAT_SECONDS", default=15.0)
 # Between heartbeats: how often a process checks that Redis still holds its registry (re-registers if not).
 CHAT_STREAM_REGISTRY_CHECK_SECONDS = env.float("CHAT_STREAM_REGISTRY_CHECK_SECONDS", default=1.0)

@@ -2,9 +2,10 @@
 
 The stream `CHAT_EVENTS` holds the room subjects `CHAT_EVENTS.<room_id>` and the user subjects
 `CHAT_DIRECT_EVENTS.<user_id>`: file storage, limits retention, at most 1000 messages per subject,
-S2 compression, 7 days. `ensure_stream()` creates it or brings an existing one to this configuration
-(idempotent; every worker and web process calls it at start-up). Beyond the original we allow
-direct gets (replay) and per-message TTLs (ephemeral typing events, on subjects of their own,
+S2 compression, 7 days, CHAT_STREAM_REPLICAS copies (1; 3 on a three-node cluster, whose servers
+NATS_URL lists comma-separated). `ensure_stream()` creates it or brings an existing one to this
+configuration (idempotent; every worker and web process calls it at start-up). Beyond the original
+we allow direct gets (replay) and per-message TTLs (ephemeral typing events, on subjects of their own,
 `CHAT_TYPING.<room_id>`, so that they never count towards a room subject's 1000), and keep a
 duplicate window long enough for the outbox relay's republishes.
 """
@@ -37,10 +38,20 @@ class NatsUnavailableError(RuntimeError):
 
 
 def nats_url() -> str:
+    """NATS_URL: one server's URL, or a cluster's, comma-separated."""
     url = str(getattr(settings, "NATS_URL", "") or "")
     if not url:
         raise NatsUnavailableError("NATS_URL is not set (the embedded server sets it when `runchat` starts it)")
     return url
+
+
+def nats_servers(url: str) -> list[str]:
+    """The server URLs of a NATS_URL value: "nats://a:4222,nats://b:4222" is two servers."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
+def stream_replicas() -> int:
+    return int(getattr(settings, "CHAT_STREAM_REPLICAS", 1))
 
 
 def stream_config() -> api.StreamConfig:
@@ -57,13 +68,16 @@ def stream_config() -> api.StreamConfig:
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
         allow_direct=True,
         allow_msg_ttl=True,
+        num_replicas=stream_replicas(),
     )
 
 
 async def connect(*, name: str, url: str | None = None, connect_timeout: float = 2.0, **options: Any) -> Client:
-    """A NATS connection; raises NatsUnavailableError (naming the URL) when the server cannot be reached.
+    """A NATS connection to `url` (default NATS_URL; comma-separated: a cluster's servers); raises
+    NatsUnavailableError (naming the URL) when no server can be reached.
 
-    Once connected, the client reconnects forever on its own (`max_reconnect_attempts=-1`).
+    Once connected, the client reconnects forever on its own (`max_reconnect_attempts=-1`), to any
+    server of the list (or of the cluster's, as the servers announce them).
     """
     target = url or nats_url()
 
@@ -74,8 +88,10 @@ async def connect(*, name: str, url: str | None = None, connect_timeout: float =
     options.setdefault("error_cb", _quiet)
     try:
         # The first connect must fail fast and clearly: with unlimited reconnect attempts, nats-py
-        # would retry an unreachable server forever (two tries here, then NoServersError).
-        nc = await nats.connect(target, name=name, connect_timeout=connect_timeout, max_reconnect_attempts=1, **options)
+        # would retry an unreachable server forever (two tries per server here, then NoServersError).
+        nc = await nats.connect(
+            nats_servers(target), name=name, connect_timeout=connect_timeout, max_reconnect_attempts=1, **options
+        )
     except Exception as exc:  # nats raises NoServersError, OSError, TimeoutError...
         raise NatsUnavailableError(f"cannot connect to NATS at {target}: {exc or type(exc).__name__}") from exc
     nc.options["max_reconnect_attempts"] = -1  # once connected, ride out NATS restarts, however long
@@ -108,6 +124,7 @@ def _differs(current: api.StreamConfig, wanted: api.StreamConfig) -> bool:
         "allow_direct",
         "allow_msg_ttl",
         "discard",
+        "num_replicas",
     )
     for name in fields:
         have, want = getattr(current, name), getattr(wanted, name)

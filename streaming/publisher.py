@@ -80,43 +80,72 @@ class BatchResult:
 async def publish_batch(
     js: JetStreamContext, records: Sequence[OutboxRecord], *, timeout: float = ACK_TIMEOUT_SECONDS
 ) -> BatchResult:
-    """Publishes the events in order (pipelined) and waits for their acks; never raises."""
+    """Publishes the events in order and waits for their acks; never raises.
+
+    Pipelined across subjects, one at a time within a subject: a subject's next event goes only once
+    the previous one is acked, and not at all after one failed (it waits behind it in the outbox).
+    Otherwise, while JetStream elects a new stream leader, an early publish can fail and a later one
+    of the same room succeed: the room's order broken.
+    """
     result = BatchResult()
-    pending: list[tuple[OutboxRecord, asyncio.Future[Any]]] = []
+    queues: dict[str, list[OutboxRecord]] = {}
     for record in records:
-        try:
-            body = encode_envelope(actor_user_id=record.actor_user_id, data=record.data)
-        except Exception as exc:  # json_format.ParseError: no retry will encode it
-            result.dead[record.event_id] = f"malformed event: {exc!r}"
-            continue
-        try:
-            future = await js.publish_async(
-                record.subject,
-                body,
-                wait_stall=timeout,
-                stream=STREAM_NAME,
-                headers={MSG_ID_HEADER: str(record.event_id)},
-            )
-        except MaxPayloadError:
-            result.dead[record.event_id] = f"{len(body)} bytes, over the NATS server's max_payload"
-            continue
-        except Exception as exc:
-            result.failed[record.event_id] = f"publish: {exc!r}"
-            continue
-        pending.append((record, future))
-    if pending:
-        await asyncio.wait([f for _, f in pending], timeout=timeout)
-    for record, future in pending:
-        if not future.done():
-            future.cancel()
-            result.failed[record.event_id] = "no ack from JetStream in time"
-        elif future.cancelled():
-            result.failed[record.event_id] = "publish cancelled"
-        elif future.exception() is not None:
-            result.failed[record.event_id] = f"ack: {future.exception()!r}"
-        else:
-            result.published.append(record.event_id)
+        queues.setdefault(record.subject, []).append(record)
+    while queues:
+        pending: list[tuple[OutboxRecord, asyncio.Future[Any]]] = []
+        for subject in list(queues):
+            record = queues[subject].pop(0)
+            if not queues[subject]:
+                del queues[subject]
+            future = await _publish_one(js, record, result, timeout=timeout)
+            if future is not None:
+                pending.append((record, future))
+            elif record.event_id in result.failed:
+                _fail_behind(queues.pop(subject, []), result)
+        if pending:
+            await asyncio.wait([f for _, f in pending], timeout=timeout)
+        for record, future in pending:
+            if not future.done():
+                future.cancel()
+                result.failed[record.event_id] = "no ack from JetStream in time"
+            elif future.cancelled():
+                result.failed[record.event_id] = "publish cancelled"
+            elif future.exception() is not None:
+                result.failed[record.event_id] = f"ack: {future.exception()!r}"
+            else:
+                result.published.append(record.event_id)
+                continue
+            _fail_behind(queues.pop(record.subject, []), result)
     return result
+
+
+async def _publish_one(
+    js: JetStreamContext, record: OutboxRecord, result: BatchResult, *, timeout: float
+) -> asyncio.Future[Any] | None:
+    """The ack's future of one publish, or None (recorded as dead or failed in `result`)."""
+    try:
+        body = encode_envelope(actor_user_id=record.actor_user_id, data=record.data)
+    except Exception as exc:  # json_format.ParseError: no retry will encode it
+        result.dead[record.event_id] = f"malformed event: {exc!r}"
+        return None
+    try:
+        return await js.publish_async(
+            record.subject,
+            body,
+            wait_stall=timeout,
+            stream=STREAM_NAME,
+            headers={MSG_ID_HEADER: str(record.event_id)},
+        )
+    except MaxPayloadError:
+        result.dead[record.event_id] = f"{len(body)} bytes, over the NATS server's max_payload"
+    except Exception as exc:
+        result.failed[record.event_id] = f"publish: {exc!r}"
+    return None
+
+
+def _fail_behind(records: list[OutboxRecord], result: BatchResult) -> None:
+    for record in records:
+        result.failed[record.event_id] = "not published: an earlier event of its subject failed"
 
 
 def retry_at(attempts: int, *, now: datetime) -> datetime:
@@ -214,7 +243,11 @@ class Publisher:
         backoff = 0.5
         while True:
             try:
-                nc = await connect(name="chat-publisher", url=self.url, reconnected_cb=self._on_reconnect)
+                # pending_size=0: a publish while reconnecting fails (the event waits in the outbox and
+                # goes out in order) instead of sitting in nats-py's buffer, sent ahead of the backlog.
+                nc = await connect(
+                    name="chat-publisher", url=self.url, reconnected_cb=self._on_reconnect, pending_size=0
+                )
                 js = nc.jetstream()
                 await ensure_stream(js)
             except Exception as exc:
@@ -258,15 +291,20 @@ class Publisher:
             item = await self._queue.get()
             stop = item is None
             submitted_at, batch = item or (timezone.now(), [])
+            # Per subject, when the batch's first event of it was submitted (after its commit).
+            firsts = {r.subject: submitted_at for r in reversed(batch)}
             while not stop and not self._queue.empty() and len(batch) < BATCH_MAX:
                 more = self._queue.get_nowait()
                 stop = more is None
-                batch.extend(more[1] if more is not None else [])
+                if more is not None:
+                    for record in more[1]:
+                        firsts.setdefault(record.subject, more[0])
+                    batch.extend(more[1])
             if not nc.is_connected:
                 if batch:
                     # Reconnecting: the rows stay in the outbox, unmarked, and go first once connected.
                     logger.warning("publisher: NATS disconnected; %d event(s) left in the outbox", len(batch))
-            elif not await self._drain_before(js, batch, submitted_at):
+            elif not await self._drain_before(js, batch, submitted_at, firsts):
                 if batch:
                     logger.warning("publisher: %d event(s) left in the outbox behind older ones", len(batch))
             elif batch:
@@ -282,15 +320,21 @@ class Publisher:
                     await self._recorder
                 return
 
-    async def _drain_before(self, js: JetStreamContext, batch: list[OutboxRecord], submitted_at: datetime) -> bool:
-        """Publishes first the outbox's unpublished events stored before `batch` of its subjects (of
-        every subject when `batch` is empty: after a reconnect). False: some of them could not be
-        published, so `batch` must wait behind them."""
-        subjects = {r.subject for r in batch} or None
+    async def _drain_before(
+        self, js: JetStreamContext, batch: list[OutboxRecord], submitted_at: datetime, firsts: dict[str, datetime]
+    ) -> bool:
+        """Publishes first the outbox's unpublished events of the batch's subjects stored before the
+        batch's first event of their subject (`firsts`: when it was submitted, after its commit); of
+        every subject stored before `submitted_at` when `batch` is empty (after a reconnect). False:
+        some of them could not be published, so `batch` must wait behind them."""
+        subjects = set(firsts) if batch else None
+        before = max(firsts.values()) if batch else submitted_at
         skip = {r.event_id for r in batch} | set(self._unrecorded.published)  # ours, in flight
         while True:
             try:
-                older = await self._loop.run_in_executor(self._db, _unpublished, submitted_at, subjects, skip)
+                older = await self._loop.run_in_executor(self._db, _unpublished, before, subjects, skip)
+                if subjects is not None:  # a batch coalesced from several requests: each subject's own bound
+                    older = [r for r in older if r.created_at is None or r.created_at < firsts[r.subject]]
             except Exception as exc:
                 # Storage unreachable even on a fresh connection: no process can store newer events
                 # either, so the batch goes now rather than wait for the database.

@@ -6,7 +6,7 @@ import asyncio
 
 import nats
 
-from streaming.jetstream import nats_url
+from streaming.jetstream import nats_servers, nats_url
 
 
 async def _quiet(exc: Exception) -> None:
@@ -15,7 +15,11 @@ async def _quiet(exc: Exception) -> None:
 
 async def _account_info(timeout: float) -> None:
     nc = await nats.connect(
-        nats_url(), connect_timeout=timeout, allow_reconnect=False, max_reconnect_attempts=1, error_cb=_quiet
+        nats_servers(nats_url()),
+        connect_timeout=timeout,
+        allow_reconnect=False,
+        max_reconnect_attempts=1,
+        error_cb=_quiet,
     )
     try:
         await nc.jetstream(timeout=timeout).account_info()

@@ -103,7 +103,7 @@ class Relay:
     async def connect(self) -> None:
         """Connects (raising NatsUnavailableError) and ensures the stream, unless given a connection."""
         if self._nc is None:
-            self._nc = await connect(name="chat-outbox-relay")
+            self._nc = await connect(name="chat-outbox-relay", pending_size=0)  # (as the publisher's)
         await ensure_stream(self._nc.jetstream())
 
     async def run(self) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bench.harness import raise_fd_limit
 from tests.faults.figures import REPORTED
 from tests.faults.topology import Topology
 
@@ -24,6 +25,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @pytest.fixture(scope="package")
 def _topology(django_db_setup: None, django_db_blocker: Any) -> Iterator[Topology]:
+    raise_fd_limit()  # a thousand sockets at once: this process's and the daphnes' (they inherit it)
     topology = Topology()
     try:
         topology.start()

@@ -4,12 +4,15 @@ Per fault: sends attempted and answered 2xx, the others by status, stored, deliv
 each member of the room), lost, duplicated (a message id a socket got twice), out of order (a
 message a socket got after a later-sent one of the same room), recovery (fault end to the first
 delivery after it, and to every message sent before it delivered everywhere), reconnects, closes,
-error frames, presence, error lines logged. `Figures.check()` holds the assertions every run makes.
+error frames, handshakes from the fault's start on (how many, p50, p99, longest) and the connects
+that failed meanwhile, presence, error lines logged. `Figures.check()` holds the assertions every
+run makes.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
@@ -86,6 +89,11 @@ class Figures:
     recovery_caught_up_s: float | None  # fault end -> every message sent before it delivered everywhere
     reconnects: int
     reconnect_max_s: float | None  # the longest a closed socket took to be open again
+    handshakes: int  # begun from the fault's start on, and done (connect to `{"connected": true}`)
+    handshake_p50_s: float | None
+    handshake_p99_s: float | None
+    handshake_max_s: float | None
+    connects_failed: int  # begun from the fault's start on: refused, reset, timed out
     closes: dict[str, int]
     error_frames: dict[str, int]
     presence_ok: bool
@@ -105,8 +113,10 @@ class Figures:
             f"duplicated {self.duplicated}, out of order {self.out_of_order} ({self.out_of_order_messages} "
             f"messages, up to {self.out_of_order_max_lag_s:.2f}s), recovery: first delivery "
             f"{seconds(self.recovery_first_s)}, caught up {seconds(self.recovery_caught_up_s)}; reconnects "
-            f"{self.reconnects} (longest {seconds(self.reconnect_max_s)}), closes {self.closes}, error frames "
-            f"{self.error_frames}, presence {'ok' if self.presence_ok else 'WRONG ' + self.presence}, "
+            f"{self.reconnects} (longest {seconds(self.reconnect_max_s)}), handshakes {self.handshakes} (p50 "
+            f"{seconds(self.handshake_p50_s)}, p99 {seconds(self.handshake_p99_s)}, longest "
+            f"{seconds(self.handshake_max_s)}), connects failed {self.connects_failed}, closes {self.closes}, "
+            f"error frames {self.error_frames}, presence {'ok' if self.presence_ok else 'WRONG ' + self.presence}, "
             f"errors logged {self.errors_logged}" + (f"; {self.note}" if self.note else "")
         )
 
@@ -144,6 +154,14 @@ class _Deliveries:
     caught_up_at: float = 0.0
     backlog_complete: bool = True
     samples: list[dict[str, Any]] = field(default_factory=list)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The nearest-rank percentile `q` (0-100) of `values`; None without any."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)], 3)
 
 
 def _described(send: Send, window: Window) -> dict[str, Any]:
@@ -238,6 +256,7 @@ def figures_of(
             reopened = [at for at in receiver.opened if at > close.at]
             if reopened:
                 gaps.append(reopened[0] - close.at)
+    handshakes = [h.seconds for r in observed.receivers for h in r.handshakes if h.started >= window.start]
     return Figures(
         fault=name,
         note=window.note,
@@ -269,6 +288,11 @@ def figures_of(
         recovery_caught_up_s=round(counted.caught_up_at - window.end, 2) if counted.backlog_complete else None,
         reconnects=sum(max(0, len(r.opened) - 1) for r in observed.receivers),
         reconnect_max_s=round(max(gaps), 2) if gaps else None,
+        handshakes=len(handshakes),
+        handshake_p50_s=percentile(handshakes, 50),
+        handshake_p99_s=percentile(handshakes, 99),
+        handshake_max_s=percentile(handshakes, 100),
+        connects_failed=sum(1 for r in observed.receivers for at, _ in r.refusals if at >= window.start),
         closes=dict(closes),
         error_frames=dict(errors),
         presence_ok=observed.presence_ok,

@@ -1,9 +1,10 @@
 """One fault under load, and what it did: `run_fault(topology, name, fault)`.
 
 The run: users and rooms (10 rooms of 4 members with sockets, each user in two rooms, half of them
-with two devices, and two members who stay offline), every socket open, a steady send load
-(tests/faults/load.py) for WARMUP_SECONDS, the fault (a function run in a thread, returning its
-window), AFTER_SECONDS more of load; then the sends stop and the run waits (at most
+with two devices, and two members who stay offline; `crowd_per_room` more members per room, with
+`crowd_devices` sockets each, who only read), every socket open, a steady send load
+(tests/faults/load.py) for WARMUP_SECONDS, the fault (a function run in a thread, given the `Run`,
+returning its window), AFTER_SECONDS more of load; then the sends stop and the run waits (at most
 RECOVERY_TIMEOUT_SECONDS) until every socket has every message of its rooms whose send answered 2xx,
 and a moment more for late duplicates. Presence is then read from the registry (at most
 PRESENCE_TIMEOUT_SECONDS to be right): a user is registered once per open socket, plus the sockets
@@ -20,7 +21,9 @@ import asyncio
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from streaming.jetstream import connect, stream_state
 from streaming.registry import RedisStreamRegistry
@@ -42,34 +45,67 @@ RECOVERY_TIMEOUT_SECONDS = 60.0
 QUIET_SECONDS = 1.5
 PRESENCE_TIMEOUT_SECONDS = 10.0
 
+T = TypeVar("T")
 
-Fault = Callable[[Topology, Senders], Window]
+
+@dataclass
+class Run:
+    """What a fault works on: the topology, the load, the sockets (the fault runs in a thread of its
+    own; `call()` runs a coroutine on the load's event loop and waits for it)."""
+
+    topology: Topology
+    senders: Senders
+    receivers: list[Receiver]
+    population: Population
+    loop: asyncio.AbstractEventLoop
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def crowd(self) -> list[Receiver]:
+        """The receivers of the crowd members (make_population's `crowd_per_room`)."""
+        crowd = {m.index for m in self.population.crowd}
+        return [r for r in self.receivers if r.member.index in crowd]
 
 
-def make_population(topology: Topology) -> Population:
-    users = [UserFactory() for _ in range(SOCKET_USERS + OFFLINE_USERS)]
+Fault = Callable[[Run], Window]
+
+
+def make_users(count: int) -> list[tuple[int, str]]:
+    """`count` new users: (id, token)."""
+    return [(int(u.pk), token_for(u)) for u in (UserFactory() for _ in range(count))]
+
+
+def make_population(topology: Topology, *, crowd_per_room: int = 0, crowd_devices: int = 1) -> Population:
+    users = make_users(SOCKET_USERS + OFFLINE_USERS)
     daphnes = len(topology.daphnes)
     people = [
         Member(
             index=i,
-            user_id=int(u.pk),
-            token=token_for(u),
+            user_id=user_id,
+            token=token,
             home=i % daphnes,
             devices=(0 if i >= SOCKET_USERS else 2 if i % 4 < 2 else 1),
         )
-        for i, u in enumerate(users)
+        for i, (user_id, token) in enumerate(users)
     ]
     members, offline = people[:SOCKET_USERS], people[SOCKET_USERS:]
+    crowd = [
+        Member(index=len(people) + i, user_id=user_id, token=token, home=i % daphnes, devices=crowd_devices)
+        for i, (user_id, token) in enumerate(make_users(ROOMS * crowd_per_room))
+    ]
     rooms: list[Room] = []
     room_members: dict[int, list[Member]] = {}
     for index in range(ROOMS):
         inside = [members[(ROOM_SIZE // 2 * index + k) % SOCKET_USERS] for k in range(ROOM_SIZE)]
+        readers = crowd[index * crowd_per_room : (index + 1) * crowd_per_room]
         away = [offline[index % OFFLINE_USERS]] if index < 2 * OFFLINE_USERS else []
-        body = {"type": "group", "name": f"fault room {index}", "participants": [m.user_id for m in inside[1:] + away]}
+        participants = [m.user_id for m in inside[1:] + readers + away]
+        body = {"type": "group", "name": f"fault room {index}", "participants": participants}
         created = api_post(topology.url(index % daphnes), inside[0].token, "room/create", body)
         rooms.append(Room(index=index, id=str(created["room"]["id"]), senders=inside))
-        room_members[index] = inside
-    return Population(members=members, offline=offline, rooms=rooms, room_members=room_members)
+        room_members[index] = inside + readers
+    return Population(members=members + crowd, offline=offline, rooms=rooms, room_members=room_members, crowd=crowd)
 
 
 async def _stream_last_seq(nats_url: str) -> int:
@@ -130,7 +166,7 @@ class Presence:
         await self.registry._async().aclose()
 
 
-async def _observe(topology: Topology, population: Population, fault: Fault, run: str) -> Observed:
+async def _observe(topology: Topology, population: Population, fault: Fault, run_id: str) -> Observed:
     ports = list(topology.daphne_ports)
     receivers = [Receiver(member=m, device=d, ports=ports) for m in population.members for d in range(m.devices)]
     for receiver in receivers:
@@ -143,10 +179,12 @@ async def _observe(topology: Topology, population: Population, fault: Fault, run
         last_seq = await _stream_last_seq(topology.nats_url)
         for receiver in receivers:
             receiver.cursor = receiver.cursor or str(last_seq)
-        senders = Senders(run=run, rooms=population.rooms, ports=ports, interval=SEND_INTERVAL_SECONDS)
+        senders = Senders(run=run_id, rooms=population.rooms, ports=ports, interval=SEND_INTERVAL_SECONDS)
         senders.start()
         await asyncio.sleep(WARMUP_SECONDS)
-        window = await asyncio.get_running_loop().run_in_executor(None, fault, topology, senders)
+        loop = asyncio.get_running_loop()
+        run = Run(topology=topology, senders=senders, receivers=receivers, population=population, loop=loop)
+        window = await loop.run_in_executor(None, fault, run)
         await asyncio.sleep(AFTER_SECONDS)
         await senders.stop()
         await wait_until(lambda: _missing(receivers, population, senders.sends) == 0, RECOVERY_TIMEOUT_SECONDS)
@@ -202,13 +240,14 @@ def _errors_logged(topology: Topology, since: dict[str, int]) -> dict[str, int]:
     return dict(counts)
 
 
-def run_fault(topology: Topology, name: str, fault: Fault) -> Figures:
+def run_fault(
+    topology: Topology, name: str, fault: Fault, *, crowd_per_room: int = 0, crowd_devices: int = 1
+) -> Figures:
     """Runs the fault under load on a running topology; reports and returns the figures (the caller
     asserts: `figures.check()` and anything of its own)."""
-    population = make_population(topology)
+    population = make_population(topology, crowd_per_room=crowd_per_room, crowd_devices=crowd_devices)
     since = _log_sizes(topology)
-    run = uuid.uuid4().hex[:8]
-    observed = asyncio.run(_observe(topology, population, fault, run))
+    observed = asyncio.run(_observe(topology, population, fault, uuid.uuid4().hex[:8]))
     stored_ids, stored_texts = stored_messages(population, observed.sends)
     figures = figures_of(
         name,

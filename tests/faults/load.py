@@ -9,7 +9,9 @@ recorded: the status, or `dropped` / `reset` / `timeout` without one).
 Receivers: one socket per member's device (some members have two), spread over both daphnes;
 whenever one is closed it reconnects with the cursor of the last frame it got, to the daphne it was
 on or else the other, and records every frame: message frames (text, arrival time), closes (code),
-error frames (`resync_required`...).
+error frames (`resync_required`...), and each handshake's time (connect to `{"connected": true}`).
+A fault can cut a receiver's connection as a network failure would (`drop()`) and hold its
+reconnect behind a gate (a reconnect storm: every held socket comes back at once).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from bench.wsclient import WebSocket, WebSocketClosedError
 
 SEND_PATH = "/api/chat/v1/send"
 SEND_TIMEOUT_SECONDS = 30.0
-CONNECT_TIMEOUT_SECONDS = 10.0
+CONNECT_TIMEOUT_SECONDS = 30.0  # generous: a client that gives up on a slow handshake is another fault
 RECONNECT_PAUSE_SECONDS = 0.2
 
 
@@ -71,6 +73,7 @@ class Population:
     offline: list[Member]
     rooms: list[Room]
     room_members: dict[int, list[Member]]  # room index -> its members with sockets
+    crowd: list[Member] = field(default_factory=list)  # members (among `members`) who only read
 
 
 class NotConnectedError(Exception):
@@ -79,6 +82,11 @@ class NotConnectedError(Exception):
 
 def message_text(run: str, room: int, n: int) -> str:
     return f"fault {run} room {room} #{n}"
+
+
+def stream_url(port: int, client_id: str, cursor: str = "") -> str:
+    query = f"client_id={client_id}" + (f"&cursor={cursor}" if cursor else "")
+    return f"ws://127.0.0.1:{port}/ws/chat/v1/stream?{query}"
 
 
 async def _post(port: int, token: str, body: dict[str, Any], in_flight: list[int], daphne: int) -> tuple[int, bytes]:
@@ -176,9 +184,16 @@ class Close:
     how: str  # "close <code>" | "reset"
 
 
+@dataclass(frozen=True)
+class Handshake:
+    started: float
+    seconds: float  # from the connect to the `{"connected": true}` frame
+
+
 @dataclass
 class Receiver:
-    """One socket of a member (a device: a member may have several), reconnecting whenever closed."""
+    """One socket of a member (a device: a member may have several), reconnecting whenever closed
+    (once `gate` is open, when it has one)."""
 
     member: Member
     device: int
@@ -188,12 +203,15 @@ class Receiver:
     closes: list[Close] = field(default_factory=list)
     opened: list[float] = field(default_factory=list)  # when each connection got its first frame
     errors: list[str] = field(default_factory=list)  # error frame codes
-    refusals: list[str] = field(default_factory=list)  # failed (re)connects
+    refusals: list[tuple[float, str]] = field(default_factory=list)  # failed (re)connects: (when, why)
+    handshakes: list[Handshake] = field(default_factory=list)
     on: int | None = None  # the daphne of the open socket
     stopping: bool = False
     ws: WebSocket | None = None
     task: asyncio.Task[None] | None = None
     last_daphne: int = -1
+    gate: asyncio.Event | None = None  # when set: no (re)connect before it is open
+    dropping: bool = False
 
     @property
     def open(self) -> bool:
@@ -208,9 +226,7 @@ class Receiver:
         return (self.member.home + self.device) % len(self.ports)
 
     def url(self, daphne: int) -> str:
-        client_id = f"faults-{self.member.index}-{self.device}"
-        query = f"client_id={client_id}" + (f"&cursor={self.cursor}" if self.cursor else "")
-        return f"ws://127.0.0.1:{self.ports[daphne]}/ws/chat/v1/stream?{query}"
+        return stream_url(self.ports[daphne], f"faults-{self.member.index}-{self.device}", self.cursor)
 
     def start(self) -> None:
         self.last_daphne = self.home
@@ -225,8 +241,16 @@ class Receiver:
             await asyncio.gather(self.task, return_exceptions=True)
         self.on = None
 
+    def drop(self) -> None:
+        """Cuts the open connection as a network failure would (no close frame, a reset)."""
+        if self.ws is not None:
+            self.dropping = True
+            self.ws.writer.transport.abort()
+
     async def _run(self) -> None:
         while not self.stopping:
+            if self.gate is not None:
+                await self.gate.wait()
             opened = await self._connect()
             if opened is None:
                 await asyncio.sleep(RECONNECT_PAUSE_SECONDS)
@@ -237,15 +261,16 @@ class Receiver:
         order = [self.last_daphne, *(d for d in range(len(self.ports)) if d != self.last_daphne)]
         headers = {"Authorization": f"Token {self.member.token}"}
         for daphne in order:
+            started = time.monotonic()
             try:
                 ws = await WebSocket.connect(self.url(daphne), headers=headers, timeout=CONNECT_TIMEOUT_SECONDS)
             except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-                self.refusals.append(f"{daphne}: {type(exc).__name__}")
+                self.refusals.append((started, f"{daphne}: {type(exc).__name__}"))
                 continue
             try:
                 first = json.loads(await asyncio.wait_for(ws.recv(), CONNECT_TIMEOUT_SECONDS))
             except (OSError, TimeoutError, asyncio.IncompleteReadError, WebSocketClosedError) as exc:
-                self.refusals.append(f"{daphne}: {type(exc).__name__} before the first frame")
+                self.refusals.append((started, f"{daphne}: {type(exc).__name__} before the first frame"))
                 await ws.close()
                 continue
             if first.get("connected") is not True:
@@ -254,6 +279,7 @@ class Receiver:
                 continue
             self.ws, self.on, self.last_daphne = ws, daphne, daphne
             self.opened.append(time.monotonic())
+            self.handshakes.append(Handshake(started=started, seconds=self.opened[-1] - started))
             return ws, daphne
         return None
 
@@ -265,9 +291,9 @@ class Receiver:
         except WebSocketClosedError as closed:
             how = f"close {closed.code}"
         except (OSError, asyncio.IncompleteReadError):
-            how = "reset"
+            how = "dropped" if self.dropping else "reset"
         finally:
-            self.ws, self.on = None, None
+            self.ws, self.on, self.dropping = None, None, False
             ws.writer.close()
         if not self.stopping:
             self.closes.append(Close(at=time.monotonic(), daphne=daphne, how=how))

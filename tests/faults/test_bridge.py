@@ -8,8 +8,7 @@ import time
 import pytest
 
 from tests.faults.figures import Window
-from tests.faults.harness import run_fault
-from tests.faults.load import Senders
+from tests.faults.harness import Run, run_fault
 from tests.faults.topology import Topology
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
@@ -17,12 +16,12 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 DOWN_SECONDS = 3.0
 
 
-def _kill_bridge(topology: Topology, senders: Senders) -> Window:
+def _kill_bridge(run: Run) -> Window:
     start = time.monotonic()
-    topology.kill_bridge()
+    run.topology.kill_bridge()
     time.sleep(DOWN_SECONDS)
     end = time.monotonic()
-    topology.start_bridge()
+    run.topology.start_bridge()
     return Window(start, end, note=f"bridge down {DOWN_SECONDS:.0f}s, then started again")
 
 

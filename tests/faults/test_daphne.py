@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.faults.figures import Window
-from tests.faults.harness import run_fault
+from tests.faults.harness import Run, run_fault
 from tests.faults.load import Senders
 from tests.faults.topology import SHUTDOWN_GRACE_SECONDS, Topology
 
@@ -27,20 +27,20 @@ def _wait_for_sends_in_flight(senders: Senders, timeout: float = 10.0) -> int:
     return senders.in_flight[VICTIM]
 
 
-def _kill_daphne(topology: Topology, senders: Senders) -> Window:
-    in_flight = _wait_for_sends_in_flight(senders)
+def _kill_daphne(run: Run) -> Window:
+    in_flight = _wait_for_sends_in_flight(run.senders)
     at = time.monotonic()
-    topology.daphnes[VICTIM].kill()
+    run.topology.daphnes[VICTIM].kill()
     note = f"daphne-{VICTIM} SIGKILL with {in_flight} send(s) in flight"
     return Window(at, at, note=note, killed_daphne=VICTIM, details={"in_flight": in_flight})
 
 
-def _terminate_daphne(topology: Topology, senders: Senders) -> Window:
-    in_flight = _wait_for_sends_in_flight(senders)
+def _terminate_daphne(run: Run) -> Window:
+    in_flight = _wait_for_sends_in_flight(run.senders)
     start = time.monotonic()
-    topology.signal_daphne(VICTIM, signal.SIGTERM)
+    run.topology.signal_daphne(VICTIM, signal.SIGTERM)
     try:
-        topology.daphnes[VICTIM].wait(timeout=SHUTDOWN_GRACE_SECONDS + 10)
+        run.topology.daphnes[VICTIM].wait(timeout=SHUTDOWN_GRACE_SECONDS + 10)
     except subprocess.TimeoutExpired:
         exited = False
     else:

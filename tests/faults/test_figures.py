@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from tests.faults.figures import MIN_ANSWERED, Figures, Observed, Window, figures_of
-from tests.faults.load import Member, Population, Receiver, Room, Send
+from tests.faults.figures import MIN_ANSWERED, Figures, Observed, Window, figures_of, percentile
+from tests.faults.load import Handshake, Member, Population, Receiver, Room, Send
 
 pytestmark = pytest.mark.faults
 
@@ -131,3 +131,20 @@ def test_sends_not_answered_2xx_are_neither_expected_nor_counted_out_of_order(
     figures.check()
     assert figures.not_2xx == {"503": 1}
     assert figures.expected == 198
+
+
+def test_handshakes_and_failed_connects_count_from_the_faults_start(run: tuple[list[Send], list[Receiver]]) -> None:
+    sends, receivers = run
+    receivers[0].handshakes = [Handshake(started=5.0, seconds=9.0)]  # before the fault: not counted
+    receivers[0].handshakes += [Handshake(started=FAULT.start + i, seconds=0.1 * (i + 1)) for i in range(10)]
+    receivers[1].refusals = [(5.0, "1: ConnectionRefusedError"), (FAULT.start + 1, "1: TimeoutError")]
+    figures = _figures(receivers, sends)
+    assert figures.handshakes == 10
+    assert (figures.handshake_p50_s, figures.handshake_p99_s, figures.handshake_max_s) == (0.5, 1.0, 1.0)
+    assert figures.connects_failed == 1
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 50), percentile(values, 99), percentile(values, 100)) == (50.0, 99.0, 100.0)
+    assert percentile([], 50) is None

@@ -9,8 +9,7 @@ import time
 import pytest
 
 from tests.faults.figures import Window
-from tests.faults.harness import run_fault
-from tests.faults.load import Senders
+from tests.faults.harness import Run, run_fault
 from tests.faults.topology import Topology
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
@@ -18,11 +17,11 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 OUTAGE_SECONDS = 5.0
 
 
-def _postgres_outage(topology: Topology, senders: Senders) -> Window:
+def _postgres_outage(run: Run) -> Window:
     start = time.monotonic()
-    cut = topology.proxy.outage()
+    cut = run.topology.proxy.outage()
     time.sleep(OUTAGE_SECONDS)
-    topology.proxy.restore()
+    run.topology.proxy.restore()
     end = time.monotonic()
     return Window(start, end, note=f"PostgreSQL away {OUTAGE_SECONDS:.0f}s, {cut} connections cut")
 

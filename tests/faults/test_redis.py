@@ -8,8 +8,7 @@ import time
 import pytest
 
 from tests.faults.figures import Window
-from tests.faults.harness import run_fault
-from tests.faults.load import Senders
+from tests.faults.harness import Run, run_fault
 from tests.faults.topology import Topology
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
@@ -17,12 +16,12 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 DOWN_SECONDS = 2.0
 
 
-def _restart_redis(topology: Topology, senders: Senders) -> Window:
+def _restart_redis(run: Run) -> Window:
     start = time.monotonic()
-    topology.stop_redis()
+    run.topology.stop_redis()
     time.sleep(DOWN_SECONDS)
     end = time.monotonic()
-    topology.start_redis()
+    run.topology.start_redis()
     return Window(start, end, note=f"redis-server down {DOWN_SECONDS:.0f}s (SIGTERM), then started again, empty")
 
 

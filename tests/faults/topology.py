@@ -2,7 +2,11 @@
 (no persistence), a TCP proxy in front of PostgreSQL, two daphne processes and one bridge (with the
 outbox relay), all on pytest-django's test database through the proxy. Each piece can be killed,
 stopped and started again; `ensure_running()` brings back whatever a test left down. Their output:
-test-artifacts/faults/logs/<piece>.log (each restart appends)."""
+test-artifacts/faults/logs/<piece>.log (each restart appends).
+
+`nats_cluster()` moves the servers for a while onto a three-node NATS cluster of its own (JetStream,
+the stream with CHAT_STREAM_REPLICAS=3 copies, NATS_URL listing the three servers), then back onto
+the single nats-server."""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -36,6 +42,8 @@ BRIDGE_READY = "chat_bridge: partition 0 of 1 running"
 # Long: presence after a Redis restart must come from re-registration, not from a heartbeat's refresh.
 HEARTBEAT_SECONDS = 120
 SHUTDOWN_GRACE_SECONDS = 10
+CLUSTER_NODES = 3
+CLUSTER_NAME = "chat-test"
 
 
 def _redis_server() -> str:
@@ -43,6 +51,31 @@ def _redis_server() -> str:
     if found is None:
         raise RuntimeError("redis-server is not installed: scripts/redis.sh installs it (`make services`)")
     return found
+
+
+class NatsNode:
+    """One nats-server of the cluster (JetStream, its own data directory, routes to the others)."""
+
+    def __init__(
+        self, name: str, port: int, route_port: int, monitor_port: int, routes: list[int], directory: Path
+    ) -> None:
+        self.name = name
+        self.url = f"nats://127.0.0.1:{port}"
+        self.monitor_port = monitor_port
+        args = [nats_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor_port)]
+        args += ["-sd", str(directory / name), "--name", name, "--cluster_name", CLUSTER_NAME]
+        args += ["-cluster", f"nats://127.0.0.1:{route_port}"]
+        args += ["-routes", ",".join(f"nats://127.0.0.1:{r}" for r in routes)]
+        self.service = Service(f"nats-{name}", args, env=dict(os.environ), log=LOGS / f"nats-{name}.log")
+
+    def start(self) -> None:
+        self.service.start()
+        self.wait_healthy()
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        """Until its /healthz answers 200: JetStream up and its streams current."""
+        assert self.service.proc is not None
+        wait_http(f"http://127.0.0.1:{self.monitor_port}/healthz", self.service.proc, self.service.log, timeout=timeout)
 
 
 class Topology:
@@ -73,7 +106,8 @@ class Topology:
             env=plain,
             log=LOGS / "redis.log",
         )
-        env = server_env(
+        self.cluster: list[NatsNode] = []  # while the servers run on the cluster (nats_cluster())
+        self.env = env = server_env(
             DATABASE_URL=database_url(port=self.proxy.port),
             REDIS_URL=self.redis_url,
             NATS_URL=self.nats_url,
@@ -93,7 +127,7 @@ class Topology:
 
     @property
     def services(self) -> list[Service]:
-        return [self.nats, self.redis, self.bridge, *self.daphnes]
+        return [self.nats, *(node.service for node in self.cluster), self.redis, self.bridge, *self.daphnes]
 
     def url(self, daphne: int) -> str:
         return f"http://127.0.0.1:{self.daphne_ports[daphne]}"
@@ -104,19 +138,18 @@ class Topology:
         self.proxy.start()
         self.start_nats()
         self.start_redis()
-        self.bridge.start()
-        for daphne in self.daphnes:
-            daphne.start()
-        self.wait_bridge()
-        for i in range(DAPHNES):
-            self.wait_daphne(i)
+        self._start_servers()
         return self
 
     def ensure_running(self) -> None:
         """Starts again whatever is down (a test's fault may have left it so)."""
         if not self.proxy.forwarding:
             self.proxy.restore()
-        if not self.nats.alive:
+        if self.cluster:
+            for node in self.cluster:
+                if not node.service.alive:
+                    node.start()
+        elif not self.nats.alive:
             self.start_nats()
         if not self.redis.alive:
             self.start_redis()
@@ -131,6 +164,53 @@ class Topology:
             service.stop()
         self.proxy.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _stop_servers(self) -> None:
+        for service in [*self.daphnes, self.bridge]:
+            service.stop()
+
+    def _start_servers(self) -> None:
+        self.bridge.start()
+        for daphne in self.daphnes:
+            daphne.start()
+        self.wait_bridge()
+        for i in range(DAPHNES):
+            self.wait_daphne(i)
+
+    @contextmanager
+    def nats_cluster(self) -> Iterator[list[NatsNode]]:
+        """The bridge and the daphnes on a three-node NATS cluster of their own for the duration
+        (restarted on it, the stream created there with three replicas); then on the single
+        nats-server again (restarted on it)."""
+        self._stop_servers()
+        self.nats.stop()
+        single_url = self.nats_url
+        directory = self.tmp / "nats-cluster"
+        ports = [(free_port(), free_port(), free_port()) for _ in range(CLUSTER_NODES)]
+        self.cluster = [
+            NatsNode(f"n{i + 1}", client, route, monitor, [p[1] for p in ports if p[1] != route], directory)
+            for i, (client, route, monitor) in enumerate(ports)
+        ]
+        try:
+            for node in self.cluster:
+                node.service.start()
+            for node in self.cluster:
+                node.wait_healthy()
+            self.nats_url = ",".join(node.url for node in self.cluster)
+            self.env.update(NATS_URL=self.nats_url, CHAT_STREAM_REPLICAS=str(CLUSTER_NODES))
+            self._start_servers()
+            yield self.cluster
+        finally:
+            self._stop_servers()
+            for node in self.cluster:
+                node.service.stop()
+            self.cluster = []
+            shutil.rmtree(directory, ignore_errors=True)
+            self.nats_url = single_url
+            self.env["NATS_URL"] = single_url
+            self.env.pop("CHAT_STREAM_REPLICAS", None)
+            self.start_nats()
+            self._start_servers()
 
     def start_nats(self) -> None:
         self.nats.start()

@@ -195,3 +195,28 @@ def test_due_in_order_stops_each_subject_at_its_first_waiting_or_young_event() -
         row("A", created=timedelta(seconds=1)),
     ]
     assert due_in_order(rows, now=now, grace=5) == [rows[0], rows[2], rows[4]]
+
+
+async def test_a_failed_publish_holds_back_the_later_events_of_its_subject_in_the_same_batch() -> None:
+    """While JetStream elects a new stream leader an early publish can fail and a later one succeed;
+    a subject's events therefore go one at a time, and none after one that failed."""
+    from streaming.publisher import publish_batch
+
+    room_a, room_b = uuid.uuid4(), uuid.uuid4()
+    a1, a2, a3, b1, b2 = _event(room_a), _event(room_a), _event(room_a), _event(room_b), _event(room_b)
+    sent: list[str] = []
+
+    class ElectingJetStream:
+        async def publish_async(self, subject: str, body: bytes, **kwargs: object) -> asyncio.Future[object]:
+            sent.append(str(kwargs["headers"]["Nats-Msg-Id"]))  # type: ignore[index]
+            future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+            if subject == a1.subject and len([s for s in sent if s == str(a1.event_id)]) == 1:
+                future.set_exception(RuntimeError("no responders: the stream has no leader yet"))
+            else:
+                future.set_result(None)
+            return future
+
+    result = await publish_batch(ElectingJetStream(), [a1, b1, a2, b2, a3])  # type: ignore[arg-type]
+    assert result.published == [b1.event_id, b2.event_id]
+    assert set(result.failed) == {a1.event_id, a2.event_id, a3.event_id}
+    assert sent == [str(a1.event_id), str(b1.event_id), str(b2.event_id)]  # a2, a3 never sent
