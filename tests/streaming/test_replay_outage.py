@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import pytest
 from django.conf import settings
 
-from streaming.consumers import CLOSE_TRY_AGAIN_LATER
+from streaming.frame_limits import CLOSE_TRY_AGAIN_LATER
 from tests.storage.plugin import scylla_enabled
 from tests.streaming.helpers import StreamClient, create_group, make_users, message_text, message_texts, rest, send_text
 
