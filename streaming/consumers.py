@@ -59,6 +59,7 @@ CLOSE_CLIENT_ID_NEEDED = 4000
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_ROOM_NOT_ALLOWED = 4003
 RESYNC_MESSAGE = "Missed events cannot be replayed: sync again."
+_LEAVING: set[asyncio.Task[None]] = set()  # disconnects of killed consumers, held until done
 
 
 def _param(params: dict[str, list[str]], name: str) -> str:
@@ -71,11 +72,15 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
     cursor: StreamCursor | None = None
     credential: Credential | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.registered = False  # in the stream registry (presence), until disconnect() takes it out
+        self.joined: set[str] = set()
+
     async def connect(self) -> None:
         self.user_id = None
         self.cursor = None
         self.room_subjects: set[str] = set()
-        self.joined: set[str] = set()
         self.single_room: uuid.UUID | None = None
         self.typing_limiter: typing_indicator.TypingLimiter | None = None  # at the first typing frame
         self.frame_limiter: frame_limits.FrameLimiter | None = None  # at the first client frame
@@ -117,6 +122,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
         bounds = await self._bounds()
         await self._join([user_group(self.user_id), *(room_group(r) for r in room_ids)])
         await get_registry().register(self.user_id, self.channel_name)
+        self.registered = True
         await self.send(text_data=HEARTBEAT_TEXT)
 
         cursor_param = _param(params, "cursor")
@@ -156,10 +162,17 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
             await super().__call__(scope, receive, send)
         finally:  # also when the server cancels the application without a disconnect
             process_ticker().leave(self)
+            if self.registered or self.joined:
+                # Killed before its disconnect ran (daphne's application_close_timeout: a connect
+                # stuck on a dependency when the client left): the leaving is done in a task of its
+                # own, which the cancellation that cut this one short cannot reach.
+                _LEAVING.add(task := asyncio.get_running_loop().create_task(self.disconnect(1006)))
+                task.add_done_callback(_LEAVING.discard)
 
     async def disconnect(self, code: int) -> None:
         process_ticker().leave(self)  # first: no heartbeat, no refresh after the unregister below
-        if self.user_id is not None:
+        if self.registered and self.user_id is not None:
+            self.registered = False
             try:
                 await get_registry().unregister(self.user_id, self.channel_name)
             except Exception:

@@ -86,6 +86,24 @@ async def test_connected_at_once_then_heartbeats_and_the_registry_knows_the_sock
     assert get_registry().online_users([user.pk]) == set()
 
 
+async def test_a_consumer_the_server_kills_without_a_disconnect_still_leaves_the_registry() -> None:
+    """daphne cancels an application that did not end within application_close_timeout of its
+    client leaving (a connect stuck on a dependency): its socket must not stay "online" for the TTL."""
+    user = await rest(UserFactory)()
+    socket = await StreamClient.open(user)
+    assert (await socket.wait_for(lambda f: True, timeout=2)) == {"connected": True}
+    assert get_registry().online_users([user.pk]) == {user.pk}
+    socket.communicator.future.cancel()  # what daphne's application_checker does: no websocket.disconnect
+    with pytest.raises(asyncio.CancelledError):
+        await socket.communicator.future
+    for _ in range(50):
+        if not get_registry().online_users([user.pk]):
+            break
+        await asyncio.sleep(0.02)
+    assert get_registry().online_users([user.pk]) == set()
+    assert await get_registry().connections(user.pk) == []
+
+
 async def test_malformed_and_unknown_client_frames_get_an_error_and_the_socket_stays() -> None:
     user = await rest(UserFactory)()
     socket = await StreamClient.open(user)
