@@ -278,6 +278,9 @@ CHAT_MAX_SOCKETS_PER_USER = env.int("CHAT_MAX_SOCKETS_PER_USER", default=20)
 CHAT_STREAM_MAX_FRAME_BYTES = env.int("CHAT_STREAM_MAX_FRAME_BYTES", default=4096)
 # Bytes a socket may leave unread on the server before it is closed with 4008 slow_consumer.
 CHAT_STREAM_MAX_SEND_BUFFER = env.int("CHAT_STREAM_MAX_SEND_BUFFER", default=1024 * 1024)
+# A frame for a socket whose buffer is over that bound waits this long for the client to read (a
+# big replay goes out at the client's pace); a client that does not is closed with 4008.
+CHAT_STREAM_SEND_WAIT_SECONDS = env.float("CHAT_STREAM_SEND_WAIT_SECONDS", default=2.0)
 # On SIGTERM, daphne answers the requests in flight and closes sockets (1001) for up to this long.
 CHAT_SHUTDOWN_GRACE_SECONDS = env.float("CHAT_SHUTDOWN_GRACE_SECONDS", default=10.0)
 

@@ -1,6 +1,7 @@
 """A client that stops reading is closed (4008 `slow_consumer`, or aborted if it cannot even read the
-close frame) once its server-side buffer passes CHAT_STREAM_MAX_SEND_BUFFER, instead of growing
-daphne without bound; the other members go on getting every message (chatproject/daphne_frames.py)."""
+close frame) once its server-side buffer stays past CHAT_STREAM_MAX_SEND_BUFFER, instead of growing
+daphne without bound; the other members go on getting every message. A client that reads gets a
+replay many times that bound, at its pace (chatproject/daphne_frames.py)."""
 
 from __future__ import annotations
 
@@ -25,12 +26,12 @@ TEXT = "é" * 16_000  # ~96 KB per frame (JSON escapes it): SENDS of them are fa
 
 @pytest.fixture(scope="module")
 def bounded_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[ChatServer]:
-    with started_server(CHAT_STREAM_MAX_SEND_BUFFER=str(BUFFER_LIMIT)) as server:
+    with started_server(CHAT_STREAM_MAX_SEND_BUFFER=str(BUFFER_LIMIT), CHAT_STREAM_SEND_WAIT_SECONDS="0.5") as server:
         yield server
 
 
-async def _open(server: ChatServer, token: str, client_id: str) -> WebSocket:
-    url = f"ws://127.0.0.1:{server.port}/ws/chat/v1/stream?client_id={client_id}"
+async def _open(server: ChatServer, token: str, client_id: str, cursor: str = "") -> WebSocket:
+    url = f"ws://127.0.0.1:{server.port}/ws/chat/v1/stream?client_id={client_id}&cursor={cursor}"
     socket = await WebSocket.connect(url, headers={"Authorization": f"Token {token}"})
     assert json.loads(await socket.recv()).get("connected") is True
     return socket
@@ -91,3 +92,46 @@ def test_a_client_that_stops_reading_is_closed_and_the_others_get_everything(
     assert healthy == SENDS
     log = (bounded_server.logs / "daphne.log").read_text()
     assert "does not read" in log
+
+
+REPLAYED = 30  # ~96 KB each: a replay of ~45 times the bound
+
+
+async def _replay_scenario(server: ChatServer, users: list[tuple[int, str]]) -> tuple[list[int], str]:
+    (_, alice), (bob_id, bob) = users
+    loop = asyncio.get_running_loop()
+    body = {"type": "group", "name": "replay", "participants": [bob_id]}
+    room = (await loop.run_in_executor(None, api_post, server, alice, "room/create", body))["room"]["id"]
+    socket = await _open(server, bob, "replayer")
+    await loop.run_in_executor(None, api_post, server, alice, "send", {"room_id": room, "text": "before"})
+    cursor = ""
+    while not cursor:
+        frame = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        cursor = str(frame.get("cursor") or "") if "message" in frame else ""
+    await socket.close()
+
+    def send_all() -> None:
+        for i in range(REPLAYED):
+            api_post(server, alice, "send", {"room_id": room, "text": f"{i} {TEXT}"})
+
+    await loop.run_in_executor(None, send_all)
+    socket = await _open(server, bob, "replayer", cursor)
+    got: list[int] = []
+    try:
+        while len(got) < REPLAYED:
+            frame = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            if "message" in frame:
+                got.append(int(frame["message"]["text"].split(" ", 1)[0]))
+    except WebSocketClosedError as closed:
+        return got, f"close {closed.code}"
+    await socket.close()
+    return got, "complete"
+
+
+def test_a_replay_many_times_the_send_buffer_reaches_a_client_that_reads(
+    bounded_server: ChatServer, transactional_db
+) -> None:
+    users = [(u.pk, token_for(u)) for u in (UserFactory(), UserFactory())]
+    got, ended = asyncio.run(_replay_scenario(bounded_server, users))
+    assert ended == "complete", (ended, len(got))
+    assert got == list(range(REPLAYED))
