@@ -18,7 +18,7 @@ Typing frames: streaming/typing_indicator.py.
 from __future__ import annotations
 
 import enum
-import sys
+from array import array
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,8 +29,10 @@ from kernel.shapes import Room
 from streaming.envelope import UPDATE_MESSAGE_KIND, StreamItem, frame_text_with_room
 
 # Event ids a connection remembers to drop a duplicate its subject's sequence does not reveal (an
-# event outside its subject's chain, a republish stored twice): the last ones only. Each costs the
-# connection ~50 bytes; at 4,096 a thousand busy sockets held 400 MB (the soak benchmark's growth).
+# event outside its subject's chain, a republish stored twice): the last ones only, as 64-bit hashes
+# in a ring allocated at connect (1 KiB a connection, flat from the first event on). As a dict of the
+# ids, 4,096 of them made a thousand busy sockets hold 400 MB, and 128 still grew daphne by ~7 MB
+# over the soak benchmark's ten minutes (the dict filling, at a third of an event per second a socket).
 RECENT_EVENT_IDS = 128
 
 
@@ -54,15 +56,16 @@ class StreamCursor:
     `floor`: every event up to this stream sequence is either delivered or not meant for the
     connection (the stream's end when it connected, or the end of its cursor replay); None when it
     is unknown (NATS was unreachable), which turns gap detection off for subjects not seen yet.
-    The recent event ids are interned: the connections of a process share one copy of each.
+    The recent event ids are kept as hashes (str's hash: a false match has odds of 2**-64 per id).
     """
 
-    __slots__ = ("floor", "_last", "_recent", "cursor")
+    __slots__ = ("floor", "_last", "_recent", "_next", "cursor")
 
     def __init__(self, floor: int | None) -> None:
         self.floor = floor
         self._last: dict[str, int] = {}
-        self._recent: dict[str, None] = {}  # insertion-ordered: the oldest first
+        self._recent = array("q", bytes(8 * RECENT_EVENT_IDS))  # a ring: _next is the oldest slot
+        self._next = 0
         self.cursor = floor or 0
 
     def last_for(self, subject: str) -> int | None:
@@ -81,7 +84,8 @@ class StreamCursor:
         return Check(Verdict.DELIVER)
 
     def _seen(self, item: StreamItem) -> bool:
-        return str(item.view.get("event_id") or "") in self._recent
+        event_id = str(item.view.get("event_id") or "")
+        return bool(event_id) and _id_hash(event_id) in self._recent
 
     def mark(self, item: StreamItem) -> None:
         """Records the item as handled (sent or dropped by the rules: either way not to be replayed)."""
@@ -90,13 +94,17 @@ class StreamCursor:
         self.cursor = max(self.cursor, item.seq)
         event_id = str(item.view.get("event_id") or "")
         if event_id:
-            self._recent[sys.intern(event_id)] = None
-            if len(self._recent) > RECENT_EVENT_IDS:
-                del self._recent[next(iter(self._recent))]
+            self._recent[self._next] = _id_hash(event_id)
+            self._next = (self._next + 1) % RECENT_EVENT_IDS
 
     def start_subject(self, subject: str, after: int) -> None:
         """A subject joins the connection at `after`: earlier events on it are not for it."""
         self._last[subject] = max(self._last.get(subject, 0), after)
+
+
+def _id_hash(event_id: str) -> int:
+    """A non-empty id's hash, never 0 (the ring's empty slots)."""
+    return hash(event_id) or 1
 
 
 class Action(enum.Enum):
