@@ -9,11 +9,15 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+import nats
+import nats.js.errors
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from chatproject.asgi import application
+from streaming.jetstream import STREAM_NAME
 from tests.factories import UserFactory, token_for
 
 Frame = dict[str, Any]
@@ -186,3 +190,29 @@ def toggle_mute(user: Any, room_id: str) -> dict[str, Any]:
 def rest(func: Callable[..., Any]) -> Callable[..., Any]:
     """An async version of a sync REST helper (in a thread whose DB connection is closed after)."""
     return database_sync_to_async(func)
+
+
+async def stored_on(
+    subject: str, *, url: str | None = None, expect: int = 1, timeout: float = 10.0
+) -> list[tuple[int, dict[str, str], dict[str, Any]]]:
+    """(sequence, headers, envelope) of the messages JetStream stored on `subject` (at NATS `url`, by
+    default the suite's), in stream order, once `expect` are there (or at timeout)."""
+    nc = await nats.connect(url or settings.NATS_URL)
+    try:
+        js = nc.jetstream()
+        deadline = time.monotonic() + timeout
+        while True:
+            found: list[tuple[int, dict[str, str], dict[str, Any]]] = []
+            seq = 0
+            while True:
+                try:
+                    msg = await js.get_msg(STREAM_NAME, seq=seq + 1, subject=subject, next=True)
+                except nats.js.errors.NotFoundError:
+                    break
+                found.append((msg.seq, msg.headers or {}, json.loads(msg.data)))
+                seq = msg.seq
+            if len(found) >= expect or time.monotonic() > deadline:
+                return found
+            await asyncio.sleep(0.05)
+    finally:
+        await nc.close()

@@ -23,8 +23,9 @@ from storage import get_repository
 from storage.records import OutboxRecord
 from streaming import publisher
 from streaming.embedded import free_port, nats_server_binary, port_free
-from streaming.jetstream import STREAM_NAME, ensure_stream
+from streaming.jetstream import ensure_stream
 from streaming.relay import due_in_order, relay_once
+from tests.streaming.helpers import stored_on
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,25 +84,8 @@ def _store(records: list[OutboxRecord], *, publish: bool) -> None:
 
 async def _stored_ids(url: str, subject: str, *, expect: int, timeout: float = 15.0) -> list[str]:
     """The Nats-Msg-Id of the messages stored on `subject`, in stream order, once `expect` are there."""
-    nc = await nats.connect(url)
-    try:
-        js = nc.jetstream()
-        deadline = time.monotonic() + timeout
-        while True:
-            found: list[str] = []
-            seq = 0
-            while True:
-                try:
-                    msg = await js.get_msg(STREAM_NAME, seq=seq + 1, subject=subject, next=True)
-                except nats.js.errors.NotFoundError:
-                    break
-                found.append((msg.headers or {}).get("Nats-Msg-Id", ""))
-                seq = msg.seq
-            if len(found) >= expect or time.monotonic() > deadline:
-                return found
-            await asyncio.sleep(0.05)
-    finally:
-        await nc.close()
+    stored = await stored_on(subject, url=url, expect=expect, timeout=timeout)
+    return [headers.get("Nats-Msg-Id", "") for _, headers, _ in stored]
 
 
 def _ids(records: list[OutboxRecord]) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import json
 import subprocess
 import time
 import uuid
@@ -14,7 +13,6 @@ from datetime import timedelta
 
 import nats
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from nats.js import api
 from prometheus_client import REGISTRY
@@ -29,32 +27,9 @@ from streaming.envelope import decode_envelope
 from streaming.jetstream import STREAM_NAME, connect, ensure_stream
 from streaming.relay import Relay, prune_outbox, relay_once
 from tests import storage_probe as probe
+from tests.streaming.helpers import stored_on
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def _stored(subject: str, *, expect: int = 1, timeout: float = 10.0) -> list[tuple[int, dict, dict]]:
-    """(sequence, headers, envelope) of the stored messages on `subject`, once `expect` are there
-    (or at timeout)."""
-    nc = await nats.connect(settings.NATS_URL)
-    try:
-        js = nc.jetstream()
-        deadline = time.monotonic() + timeout
-        while True:
-            found: list[tuple[int, dict, dict]] = []
-            seq = 0
-            while True:
-                try:
-                    msg = await js.get_msg(STREAM_NAME, seq=seq + 1, subject=subject, next=True)
-                except nats.js.errors.NotFoundError:
-                    break
-                found.append((msg.seq, msg.headers or {}, json.loads(msg.data)))
-                seq = msg.seq
-            if len(found) >= expect or time.monotonic() > deadline:
-                return found
-            await asyncio.sleep(0.05)
-    finally:
-        await nc.close()
 
 
 def _emit_typing(room_id: uuid.UUID, user_id: int = 7) -> uuid.UUID:
@@ -104,7 +79,7 @@ def test_commit_publishes_the_event_with_its_id_and_the_original_envelope() -> N
     room_id = uuid.uuid4()
     event_id = _emit_typing(room_id, user_id=42)
 
-    stored = asyncio.run(_stored(f"CHAT_EVENTS.{room_id}"))
+    stored = asyncio.run(stored_on(f"CHAT_EVENTS.{room_id}"))
     assert len(stored) == 1
     _, headers, envelope = stored[0]
     assert headers["Nats-Msg-Id"] == str(event_id)
@@ -124,7 +99,7 @@ def test_a_rolled_back_unit_of_work_publishes_nothing() -> None:
             emit([room_event("is_room_updated", True, room_id=room_id, actor_user_id=1)])
             raise RuntimeError("rollback")
     assert not probe.outbox()
-    assert asyncio.run(_stored(f"CHAT_EVENTS.{room_id}", timeout=0.5)) == []
+    assert asyncio.run(stored_on(f"CHAT_EVENTS.{room_id}", timeout=0.5)) == []
 
 
 def test_publish_on_commit_can_be_switched_off(settings) -> None:
@@ -133,7 +108,7 @@ def test_publish_on_commit_can_be_switched_off(settings) -> None:
     event_id = _emit_typing(room_id)
     time.sleep(0.5)
     assert probe.outbox_state(event_id).published_at is None
-    assert asyncio.run(_stored(f"CHAT_EVENTS.{room_id}", timeout=0.5)) == []
+    assert asyncio.run(stored_on(f"CHAT_EVENTS.{room_id}", timeout=0.5)) == []
 
 
 def test_with_nats_unreachable_the_commit_succeeds_and_the_event_waits_in_the_outbox(settings) -> None:
@@ -171,7 +146,7 @@ async def test_relay_publishes_left_events_once_and_backs_off_failures(settings)
         assert await relay_once(js, grace=0) == 2
     finally:
         await nc.close()
-    stored = await _stored(f"CHAT_EVENTS.{room_id}", expect=3, timeout=1)
+    stored = await stored_on(f"CHAT_EVENTS.{room_id}", expect=3, timeout=1)
     assert [h["Nats-Msg-Id"] for _, h, _ in stored] == [str(first), str(second)]
 
 
@@ -302,7 +277,7 @@ async def test_relay_loop_runs_in_process_until_stopped(settings) -> None:
     finally:
         relay.stop()
         await asyncio.wait_for(task, 5)
-    assert len(await _stored(f"CHAT_EVENTS.{room_id}", timeout=2)) == 1
+    assert len(await stored_on(f"CHAT_EVENTS.{room_id}", timeout=2)) == 1
 
 
 def test_envelope_round_trip_keeps_every_field() -> None:
