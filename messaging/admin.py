@@ -1,16 +1,25 @@
-"""Staff views of messages, reactions and read state; moderation goes through the services so events fire."""
+"""Staff views of messages, reactions and read state; moderation goes through the services so events fire.
+
+These admins read the Django models, the `postgres` back end's tables; with CHAT_STORAGE=scylla the
+Messages entry is messaging/admin_scylla.py instead (a room's messages through the repository, with
+their reactions and mentions on the message's page).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse
 
 from kernel.request import user_id_of
+from messaging.admin_common import LABEL_MEMBERS, Selected, confirm_action, is_confirmed, room_label
+from messaging.admin_scylla import MODERATE_DELETE, RepositoryMessageAdmin, short_text
 from messaging.services import messages_moderate_delete
-from storage.models import Mention, Message, MessageMeta, Reaction
+from storage.models import Mention, Message, MessageMeta, Participant, Reaction
+from storage.users import user_record
 
 
 class ReadOnlyAdmin(admin.ModelAdmin[Any]):
@@ -46,9 +55,8 @@ class ReactionInline(admin.TabularInline[Reaction, Message]):
         return False
 
 
-@admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
-    list_display = ("id", "room", "sender", "type", "event", "short_text", "edited", "is_deleted", "created_at")
+    list_display = ("id", "room_label", "sender", "type", "event", "short_text", "edited", "is_deleted", "created_at")
     list_filter = ("type", "is_deleted", "edited", ("room", admin.RelatedOnlyFieldListFilter), "created_at")
     search_fields = ("text", "sender_message_id", "sender__username", "room__name")
     list_select_related = ("room", "sender")
@@ -58,24 +66,42 @@ class MessageAdmin(ReadOnlyAdmin):
     inlines = (MentionInline, ReactionInline)
     actions = ("soft_delete_messages",)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        active = Participant.objects.filter(removed_at__isnull=True).select_related("user__chat_profile")
+        members = Prefetch("room__participants", queryset=active.order_by("joined_at", "id"), to_attr="members")
+        return super().get_queryset(request).prefetch_related(members)
+
+    @admin.display(description="room", ordering="room__name")
+    def room_label(self, obj: Message) -> str:
+        names = [user_record(p.user).name for p in getattr(obj.room, "members", [])]
+        return room_label(obj.room.name, names[:LABEL_MEMBERS], more=len(names) > LABEL_MEMBERS)
+
     @admin.display(description="text")
     def short_text(self, obj: Message) -> str:
-        return obj.text if len(obj.text) <= 80 else obj.text[:77] + "..."
+        return short_text(obj.text)
 
-    @admin.action(description="Delete the selected messages (soft delete, clients are told)", permissions=["moderate"])
-    def soft_delete_messages(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+    @admin.action(description=MODERATE_DELETE, permissions=["moderate"])
+    def soft_delete_messages(self, request: HttpRequest, queryset: QuerySet[Message]) -> HttpResponse | None:
+        live = queryset.filter(is_deleted=False).select_related("sender")
+        if not is_confirmed(request):
+            selected = [Selected(str(m.pk), f"{m.sender or 'system'}: {short_text(m.text)}") for m in live]
+            return confirm_action(
+                request, self, action="soft_delete_messages", description=MODERATE_DELETE, selected=selected
+            )
         result = messages_moderate_delete(
-            moderator_id=user_id_of(request), message_ids=list(queryset.values_list("id", flat=True))
+            moderator_id=user_id_of(request), message_ids=list(live.values_list("id", flat=True))
         )
-        self.message_user(request, f"{len(result.deleted_ids)} message(s) deleted.", messages.SUCCESS)
+        self.message_user(request, f"{len(result.deleted_ids)} message(s) deleted for everyone.", messages.SUCCESS)
+        return None
 
     def has_moderate_permission(self, request: HttpRequest) -> bool:
         return bool(
-            request.user.is_active and request.user.is_staff and request.user.has_perm("messaging.delete_message")
+            request.user.is_active
+            and request.user.is_staff
+            and request.user.has_perm(f"{self.opts.app_label}.delete_message")
         )
 
 
-@admin.register(Reaction)
 class ReactionAdmin(ReadOnlyAdmin):
     list_display = ("message", "user", "reaction", "created_at", "updated_at")
     list_filter = ("reaction", "created_at")
@@ -84,7 +110,6 @@ class ReactionAdmin(ReadOnlyAdmin):
     readonly_fields = ("message", "user", "reaction", "created_at", "updated_at")
 
 
-@admin.register(MessageMeta)
 class MessageMetaAdmin(ReadOnlyAdmin):
     list_display = ("message", "room", "user", "read_at", "is_deleted", "is_sender_blocked")
     list_filter = ("is_deleted", "is_sender_blocked", ("read_at", admin.EmptyFieldListFilter))
@@ -93,9 +118,18 @@ class MessageMetaAdmin(ReadOnlyAdmin):
     readonly_fields = ("message", "room", "user", "read_at", "is_deleted", "is_sender_blocked")
 
 
-@admin.register(Mention)
 class MentionAdmin(ReadOnlyAdmin):
     list_display = ("message", "user", "tag")
     search_fields = ("tag", "user__username")
     list_select_related = ("message", "user")
     readonly_fields = ("message", "user", "tag")
+
+
+# The Messages entry of the configured back end (reactions, read state, mentions: postgres pages only).
+if settings.CHAT_STORAGE == "scylla":
+    admin.site.register(Message, RepositoryMessageAdmin)
+else:
+    admin.site.register(Message, MessageAdmin)
+    admin.site.register(Reaction, ReactionAdmin)
+    admin.site.register(MessageMeta, MessageMetaAdmin)
+    admin.site.register(Mention, MentionAdmin)

@@ -1,40 +1,56 @@
 """Admin for users (with their chat profile), rooms and participants.
 
-Every change that alters a room goes through rooms.services (with `as_staff=True`), so that system
-messages, events and cache invalidation happen exactly as for API clients: the room form's save
-calls room_update / room_participants_add / room_leave, participants are read-only rows changed by
-actions, and rooms are neither added nor hard-deleted here.
+Every change that alters a room goes through rooms.services (with `as_staff=True`, see
+rooms/admin_common.py), so that system messages, events and cache invalidation happen exactly as for
+API clients: the room form's save calls room_update / room_participants_add / room_leave,
+participants are read-only rows changed by actions, and rooms are neither added nor hard-deleted here.
+
+The room and participant admins here read the Django models, the `postgres` back end's tables; with
+CHAT_STORAGE=scylla the Rooms entry is rooms/admin_scylla.py instead (the same URLs and actions, read
+through the repository), and participants are changed on the room page.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.conf import settings
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
 
-from kernel.errors import ApplicationError
-from kernel.request import user_id_of
+from messaging.admin_common import LABEL_MEMBERS, Selected, confirm_action, is_confirmed, room_label
+from rooms import admin_common as common
 from rooms import services
-from storage.enums import Role
+from rooms.admin_common import DELETE_ROOMS, PARTICIPANT_ACTIONS, ROOM_EDITABLE_FIELDS
+from rooms.admin_scylla import RepositoryRoomAdmin
+from storage import get_repository
 from storage.models import Participant, Profile, Room
+from storage.users import user_record
 
 User = get_user_model()
 
-ROOM_EDITABLE_FIELDS = ("name", "description", "photo_url", "send_message", "add_member", "edit_group")
+
+def active_participants_prefetch(prefix: str = "") -> Prefetch[Any]:
+    """Each room's active participants with their users (`room.active_participants`): room labels in
+    one query per page."""
+    queryset = Participant.objects.filter(removed_at__isnull=True).select_related("user__chat_profile")
+    return Prefetch(
+        f"{prefix}participants", queryset=queryset.order_by("joined_at", "id"), to_attr="active_participants"
+    )
 
 
-def _report(modeladmin: admin.ModelAdmin[Any], request: HttpRequest, exc: ApplicationError, what: str) -> None:
-    details = f" {exc.details}" if exc.details else ""
-    modeladmin.message_user(request, f"{what}: {exc.message}{details}", level=messages.ERROR)
+def orm_room_label(room: Room) -> str:
+    """room_label of a Room fetched with active_participants_prefetch."""
+    members = [user_record(p.user).name for p in getattr(room, "active_participants", [])]
+    return room_label(room.name, members[:LABEL_MEMBERS], more=len(members) > LABEL_MEMBERS)
 
 
 # --- users ----------------------------------------------------------------------------------------
@@ -128,16 +144,8 @@ _ROOM_STATE_FIELDS = (
 
 class RoomAdminForm(forms.ModelForm[Room]):
     photo_url = forms.URLField(required=False, max_length=500, assume_scheme="https")
-    add_participants = forms.CharField(
-        required=False,
-        help_text="User ids to add, separated by commas (groups only; a system message and room_join follow).",
-    )
-    remove_participants = forms.ModelMultipleChoiceField(
-        queryset=User.objects.none(),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="Active participants to remove (a system message and room_leave follow).",
-    )
+    add_participants = common.add_participants_field()
+    remove_participants = common.remove_participants_field(None)  # its choices: the room's, in __init__
 
     class Meta:
         model = Room
@@ -145,29 +153,22 @@ class RoomAdminForm(forms.ModelForm[Room]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            remove = self.fields["remove_participants"]
-            assert isinstance(remove, forms.ModelMultipleChoiceField)
-            remove.queryset = User.objects.filter(
-                chat_participations__room=self.instance, chat_participations__removed_at__isnull=True
-            ).order_by("username")
-
-    def clean_add_participants(self) -> list[int]:
-        raw = self.cleaned_data.get("add_participants") or ""
-        try:
-            return [int(part) for part in raw.replace(" ", "").split(",") if part]
-        except ValueError:
-            raise forms.ValidationError("Enter user ids separated by commas.") from None
+        self.fields["remove_participants"] = common.remove_participants_field(self.instance.pk)
 
 
-@admin.register(Room)
 class RoomAdmin(admin.ModelAdmin[Room]):
     form = RoomAdminForm
     formfield_overrides = URL_FIELDS
     inlines = [ParticipantInline]
-    list_display = ("id", "type", "name", "created_at", "last_message_at", "deleted_at")
+    list_display = ("label", "type", "created_at", "last_message_at", "deleted_at")
     list_filter = ("type", DeletedFilter, "created_at")
-    search_fields = ("name", "id", "description")
+    search_fields = (
+        "name",
+        "id",
+        "description",
+        "participants__user__username",
+        "participants__user__chat_profile__display_name",
+    )
     date_hierarchy = "created_at"
     readonly_fields = ("id", "type", *_ROOM_STATE_FIELDS)
     fieldsets = (
@@ -184,6 +185,39 @@ class RoomAdmin(admin.ModelAdmin[Room]):
     )
     actions = ["delete_rooms"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Room]:
+        return super().get_queryset(request).prefetch_related(active_participants_prefetch())
+
+    @admin.display(description="room")
+    def label(self, obj: Room) -> str:
+        return orm_room_label(obj)
+
+    def get_urls(self) -> list[URLPattern]:
+        participants = path(
+            "<uuid:room_id>/participants/",
+            self.admin_site.admin_view(self.participants_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_participants",
+        )
+        return [participants, *super().get_urls()]
+
+    def participants_view(self, request: HttpRequest, room_id: uuid.UUID) -> HttpResponse:
+        return common.participants_action_view(self, request, room_id)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            participants = get_repository().participants_active(uuid.UUID(object_id))
+        except ValueError:
+            participants = []
+        context = {
+            "participants": participants,
+            "participant_actions": list(PARTICIPANT_ACTIONS.items()),
+            "can_change": self.has_change_permission(request),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, context)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rooms are created through CreateRoom (keys, roles, room_join events)
 
@@ -192,57 +226,20 @@ class RoomAdmin(admin.ModelAdmin[Room]):
 
     def save_model(self, request: HttpRequest, obj: Room, form: RoomAdminForm, change: bool) -> None:
         """Applies the form through the services instead of saving the model."""
-        staff_id = user_id_of(request)
-        room_id = obj.pk
-        changes = {f: form.cleaned_data[f] for f in ROOM_EDITABLE_FIELDS if f in form.changed_data}
-        steps: list[tuple[str, Callable[[], Any]]] = []
-        if changes:
-            steps.append(
-                (
-                    "Update",
-                    lambda: services.room_update(user_id=staff_id, room_id=room_id, changes=changes, as_staff=True),
-                )
-            )
-        to_add = form.cleaned_data.get("add_participants") or []
-        if to_add:
-            steps.append(
-                (
-                    "Add participants",
-                    lambda: services.room_participants_add(
-                        user_id=staff_id, room_id=room_id, participant_ids=to_add, as_staff=True
-                    ),
-                )
-            )
-        to_remove = [u.pk for u in form.cleaned_data.get("remove_participants") or []]
-        if to_remove:
-            steps.append(
-                (
-                    "Remove participants",
-                    lambda: services.room_leave(
-                        user_id=staff_id, room_id=room_id, participant_ids=to_remove, as_staff=True
-                    ),
-                )
-            )
-        for what, step in steps:
-            try:
-                step()
-            except ApplicationError as exc:
-                _report(self, request, exc, what)
+        common.room_form_apply(self, request, room_id=obj.pk, form=form)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """Participants are read-only here: nothing is saved (commit=False only fills the change log)."""
         formset.save(commit=False)
 
-    @admin.action(description="Delete selected rooms (every participant leaves)", permissions=["change"])
-    def delete_rooms(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:
-        deleted = 0
-        for room_id in queryset.filter(deleted_at__isnull=True).values_list("id", flat=True):
-            try:
-                services.room_leave(user_id=user_id_of(request), room_id=room_id, leave_all=True, as_staff=True)
-                deleted += 1
-            except ApplicationError as exc:
-                _report(self, request, exc, f"Room {room_id}")
-        self.message_user(request, f"{deleted} room(s) deleted.")
+    @admin.action(description=DELETE_ROOMS, permissions=["change"])
+    def delete_rooms(self, request: HttpRequest, queryset: QuerySet[Room]) -> HttpResponse | None:
+        live = queryset.filter(deleted_at__isnull=True)
+        if not is_confirmed(request):
+            selected = [Selected(str(r.pk), orm_room_label(r)) for r in live]
+            return confirm_action(request, self, action="delete_rooms", description=DELETE_ROOMS, selected=selected)
+        common.rooms_delete(self, request, list(live.values_list("id", flat=True)))
+        return None
 
 
 # --- participants ---------------------------------------------------------------------------------
@@ -260,15 +257,30 @@ class RemovedFilter(DeletedFilter):
         return queryset
 
 
-@admin.register(Participant)
 class ParticipantAdmin(admin.ModelAdmin[Participant]):
     """Read-only rows; roles and removals are actions that call the services."""
 
-    list_display = ("user", "room", "role", "is_muted", "is_pinned", "is_partner_blocked", "joined_at", "removed_at")
+    list_display = (
+        "user",
+        "room_label",
+        "role",
+        "is_muted",
+        "is_pinned",
+        "is_partner_blocked",
+        "joined_at",
+        "removed_at",
+    )
     list_filter = ("role", "is_muted", "is_pinned", "is_partner_blocked", RemovedFilter, "room__type")
     search_fields = ("user__username", "user__chat_profile__display_name", "room__name", "room__id")
     list_select_related = ("user", "room")
     actions = ["make_owner", "make_admin", "make_member", "remove_from_room"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Participant]:
+        return super().get_queryset(request).prefetch_related(active_participants_prefetch("room__"))
+
+    @admin.display(description="room", ordering="room__name")
+    def room_label(self, obj: Participant) -> str:
+        return orm_room_label(obj.room)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -280,44 +292,45 @@ class ParticipantAdmin(admin.ModelAdmin[Participant]):
         return False
 
     def has_manage_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.has_perm("rooms.change_participant"))
+        return bool(request.user.has_perm(f"{self.opts.app_label}.change_participant"))
 
-    def _set_role(self, request: HttpRequest, queryset: QuerySet[Participant], role: str) -> None:
-        done = 0
-        for room_id, user_id in queryset.filter(removed_at__isnull=True).values_list("room_id", "user_id"):
-            try:
-                result = services.room_participant_role_set(
-                    user_id=user_id_of(request), room_id=room_id, participant_id=user_id, role=role, as_staff=True
-                )
-                done += int(result.changed)
-            except ApplicationError as exc:
-                _report(self, request, exc, f"User {user_id} in room {room_id}")
-        self.message_user(request, f"{done} participant(s) changed to {role}.")
-
-    @admin.action(description="Make OWNER (the current owner becomes ADMIN)", permissions=["manage"])
-    def make_owner(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
-        self._set_role(request, queryset, Role.OWNER)
-
-    @admin.action(description="Make ADMIN", permissions=["manage"])
-    def make_admin(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
-        self._set_role(request, queryset, Role.ADMIN)
-
-    @admin.action(description="Make MEMBER", permissions=["manage"])
-    def make_member(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
-        self._set_role(request, queryset, Role.MEMBER)
-
-    @admin.action(description="Remove from their rooms", permissions=["manage"])
-    def remove_from_room(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
+    def _run(self, request: HttpRequest, queryset: QuerySet[Participant], action: str) -> HttpResponse | None:
+        """PARTICIPANT_ACTIONS[action] on the selected active rows, after the confirmation page."""
+        active = queryset.filter(removed_at__isnull=True).select_related("user__chat_profile", "room")
+        if not is_confirmed(request):
+            selected = [
+                Selected(str(p.pk), f"{user_record(p.user).name} ({p.role}) in {orm_room_label(p.room)}")
+                for p in active
+            ]
+            return confirm_action(
+                request, self, action=action, description=PARTICIPANT_ACTIONS[action], selected=selected
+            )
         by_room: dict[uuid.UUID, list[int]] = defaultdict(list)
-        for room_id, user_id in queryset.filter(removed_at__isnull=True).values_list("room_id", "user_id"):
+        for room_id, user_id in active.values_list("room_id", "user_id"):
             by_room[room_id].append(user_id)
-        removed = 0
-        for room_id, user_ids in by_room.items():
-            try:
-                result = services.room_leave(
-                    user_id=user_id_of(request), room_id=room_id, participant_ids=user_ids, as_staff=True
-                )
-                removed += len(result.removed)
-            except ApplicationError as exc:
-                _report(self, request, exc, f"Room {room_id}")
-        self.message_user(request, f"{removed} participant(s) removed.")
+        common.participants_change(self, request, action=action, by_room=by_room)
+        return None
+
+    @admin.action(description=PARTICIPANT_ACTIONS["make_owner"], permissions=["manage"])
+    def make_owner(self, request: HttpRequest, queryset: QuerySet[Participant]) -> HttpResponse | None:
+        return self._run(request, queryset, "make_owner")
+
+    @admin.action(description=PARTICIPANT_ACTIONS["make_admin"], permissions=["manage"])
+    def make_admin(self, request: HttpRequest, queryset: QuerySet[Participant]) -> HttpResponse | None:
+        return self._run(request, queryset, "make_admin")
+
+    @admin.action(description=PARTICIPANT_ACTIONS["make_member"], permissions=["manage"])
+    def make_member(self, request: HttpRequest, queryset: QuerySet[Participant]) -> HttpResponse | None:
+        return self._run(request, queryset, "make_member")
+
+    @admin.action(description=PARTICIPANT_ACTIONS["remove_from_room"], permissions=["manage"])
+    def remove_from_room(self, request: HttpRequest, queryset: QuerySet[Participant]) -> HttpResponse | None:
+        return self._run(request, queryset, "remove_from_room")
+
+
+# The Rooms entry of the configured back end (participants: a page of their own on postgres only).
+if settings.CHAT_STORAGE == "scylla":
+    admin.site.register(Room, RepositoryRoomAdmin)
+else:
+    admin.site.register(Room, RoomAdmin)
+    admin.site.register(Participant, ParticipantAdmin)

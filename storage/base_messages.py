@@ -36,6 +36,7 @@ from storage.records_messages import (
     MessageWindow,
     MetaRecord,
     ReactionRecord,
+    StaffMessageQuery,
     SyncRooms,
 )
 
@@ -117,6 +118,13 @@ class MessageStore(abc.ABC):
     @abc.abstractmethod
     def messages_count(self, window: MessageWindow) -> int:
         """How many messages the window holds."""
+
+    @abc.abstractmethod
+    def messages_for_staff(self, query: StaffMessageQuery) -> tuple[list[MessageRecord], int]:
+        """One page of a room's messages as stored (deleted ones too, unless `query.deleted` says;
+        nobody's visibility applies), newest first (created_at desc, id desc), and the total. `search`
+        matches the text, ignoring case. For the admin only: with a search or a filter a query-first
+        back end walks the room's whole timeline."""
 
     @abc.abstractmethod
     def messages_since(

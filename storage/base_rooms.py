@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from storage.records import ParticipantRecord, RoomDraft, RoomPageQuery, RoomRecord, UserRecord
+from storage.records import ParticipantRecord, RoomDraft, RoomPageQuery, RoomRecord, StaffRoomQuery, UserRecord
 
 # The fields of a room that RoomStore.room_update may change.
 ROOM_UPDATABLE_FIELDS = frozenset({"name", "description", "photo_url", "send_message", "add_member", "edit_group"})
@@ -65,6 +65,13 @@ class RoomStore(abc.ABC):
     def room_last_message_set(self, room_id: uuid.UUID, *, message_id: uuid.UUID, at: datetime) -> None:
         """Records the room's newest message; never moves last_message_at backwards."""
 
+    @abc.abstractmethod
+    def rooms_for_staff(self, query: StaffRoomQuery) -> tuple[list[RoomRecord], int]:
+        """One page of all rooms (deleted ones too, unless `query.deleted` says), newest first
+        (created_at desc, id desc), and the total. `search` matches the room name or an active
+        participant's name (display name, username, first or last name), ignoring case. For the admin
+        only: a query-first back end reads its whole room table for it."""
+
     # --- a user's rooms -------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -90,6 +97,11 @@ class RoomStore(abc.ABC):
         """Those of `user_ids` who have blocked `actor_id`: in their live p2p room with the actor,
         their own active participation has is_partner_blocked set. A bounded number of reads
         whatever the number of users (one SQL query on `postgres`)."""
+
+    @abc.abstractmethod
+    def users_sharing_room(self, user_id: int, user_ids: Sequence[int]) -> set[int]:
+        """Those of `user_ids` (`user_id` left out) who are active participants of a live room the user
+        is an active participant of: who may see its contact fields. Two reads at most."""
 
     # --- participants ---------------------------------------------------------------------------
 

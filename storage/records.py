@@ -100,6 +100,18 @@ class RoomPageQuery:
     since: datetime | None = None
 
 
+@dataclass(frozen=True)
+class StaffRoomQuery:
+    """What the staff's room list asks for (RoomStore.rooms_for_staff): every room, not one user's."""
+
+    offset: int
+    limit: int
+    search: str = ""
+    type: str = ""
+    # None: deleted and live rooms alike.
+    deleted: bool | None = None
+
+
 # An unpublished event whose next try is further away than this is dead-lettered (it can never be
 # published as it is: streaming/publisher.py schedules it a century away); it holds nothing back.
 DEAD_LETTER_HORIZON = timedelta(days=3650)

@@ -107,6 +107,19 @@ class MessageWindow:
 
 
 @dataclass(frozen=True)
+class StaffMessageQuery:
+    """What the staff's message list of one room asks for (MessageStore.messages_for_staff): the
+    messages as stored, whoever may see them."""
+
+    room_id: uuid.UUID
+    offset: int
+    limit: int
+    search: str = ""
+    # None: deleted and live messages alike.
+    deleted: bool | None = None
+
+
+@dataclass(frozen=True)
 class SyncRooms:
     """Rooms of a user that changed since a time (InitialSync)."""
 

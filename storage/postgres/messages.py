@@ -22,6 +22,7 @@ from storage.records_messages import (
     MessageRecord,
     MessageWindow,
     ReactionRecord,
+    StaffMessageQuery,
     SyncRooms,
 )
 
@@ -148,6 +149,15 @@ class PostgresMessagesMixin(PostgresReadStateMixin):
 
     def messages_count(self, window: MessageWindow) -> int:
         return _window_queryset(window).count()
+
+    def messages_for_staff(self, query: StaffMessageQuery) -> tuple[list[MessageRecord], int]:
+        qs = Message.objects.filter(room_id=query.room_id)
+        if query.deleted is not None:
+            qs = qs.filter(is_deleted=query.deleted)
+        if query.search:
+            qs = qs.filter(text__icontains=query.search)
+        rows = qs.order_by("-created_at", "-id")[query.offset : query.offset + query.limit]
+        return [message_record(r) for r in rows], qs.count()
 
     def messages_since(
         self, *, room_ids: Sequence[uuid.UUID], viewer_id: int, since: datetime, per_room: int

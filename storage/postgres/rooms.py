@@ -19,7 +19,15 @@ from storage.enums import Role, RoomType
 from storage.errors import P2PRoomExistsError
 from storage.models import Membership, Participant, Room
 from storage.postgres import membership
-from storage.records import ParticipantRecord, RoomDraft, RoomPageQuery, RoomRecord, UserRecord, p2p_key_of
+from storage.records import (
+    ParticipantRecord,
+    RoomDraft,
+    RoomPageQuery,
+    RoomRecord,
+    StaffRoomQuery,
+    UserRecord,
+    p2p_key_of,
+)
 from storage.users import user_record, users_get
 
 R = TypeVar("R")
@@ -192,6 +200,22 @@ class PostgresRoomsMixin:
         )[query.offset : query.offset + query.limit]
         return [(room_record(p.room), participant_record(p)) for p in rows], total
 
+    def rooms_for_staff(self, query: StaffRoomQuery) -> tuple[list[RoomRecord], int]:
+        qs = Room.objects.all()
+        if query.type:
+            qs = qs.filter(type=query.type)
+        if query.deleted is not None:
+            qs = qs.filter(deleted_at__isnull=not query.deleted)
+        if query.search:
+            members = Participant.objects.filter(room_id=OuterRef("id"), removed_at__isnull=True).filter(
+                _user_name_match("user__", query.search)
+            )
+            qs = qs.alias(is_member_match=Exists(members)).filter(
+                _text_match("name", query.search) | Q(is_member_match=True)
+            )
+        rows = qs.order_by("-created_at", "-id")[query.offset : query.offset + query.limit]
+        return [room_record(r) for r in rows], qs.count()
+
     def users_blocking(self, actor_id: int, user_ids: Sequence[int]) -> set[int]:
         others = {u for u in user_ids if u != actor_id}
         if not others:
@@ -206,6 +230,16 @@ class PostgresRoomsMixin:
             room__p2p_key__in=[p2p_key_of(actor_id, u) for u in others],
         )
         return set(rows.values_list("user_id", flat=True))
+
+    def users_sharing_room(self, user_id: int, user_ids: Sequence[int]) -> set[int]:
+        others = {u for u in user_ids if u != user_id}
+        if not others:
+            return set()
+        mine = Participant.objects.filter(user_id=user_id, removed_at__isnull=True, room__deleted_at__isnull=True)
+        rows = Participant.objects.filter(
+            user_id__in=others, removed_at__isnull=True, room_id__in=mine.values("room_id")
+        )
+        return set(rows.values_list("user_id", flat=True).distinct())
 
     # --- participants ---------------------------------------------------------------------------
 

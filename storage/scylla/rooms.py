@@ -13,9 +13,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+
 from storage.base_rooms import ROOM_UPDATABLE_FIELDS
 from storage.errors import P2PRoomExistsError
-from storage.records import ParticipantRecord, RoomDraft, RoomPageQuery, RoomRecord, p2p_key_of
+from storage.records import ParticipantRecord, RoomDraft, RoomPageQuery, RoomRecord, StaffRoomQuery, p2p_key_of
 from storage.scylla import cql as c
 from storage.scylla import timeuuids as t
 from storage.scylla.cql import cql, fetch_all, insert, on_rollback, update, write
@@ -43,6 +46,9 @@ SELECT_ROOMS = "SELECT * FROM {room_details} WHERE room_id IN ?"
 SELECT_USER_ROOMS = "SELECT * FROM {rooms_by_user} WHERE user_id = ?"
 SELECT_CLAIM = "SELECT * FROM {p2p_room_by_users} WHERE p2p_key = ?"
 SELECT_CLAIMS = "SELECT * FROM {p2p_room_by_users} WHERE p2p_key IN ?"
+SELECT_ALL_ROOMS = "SELECT * FROM {room_details}"
+SELECT_ROOMS_OF_USERS = "SELECT room_id, removed_at FROM {rooms_by_user} WHERE user_id IN ?"
+SELECT_PARTICIPATIONS_OF_USERS = "SELECT user_id, room_id, removed_at FROM {rooms_by_user} WHERE user_id IN ?"
 
 
 def room_record(row: dict[str, Any]) -> RoomRecord:
@@ -72,10 +78,7 @@ def _live(row: dict[str, Any] | None) -> bool:
 
 
 class ScyllaRoomsMixin(ScyllaParticipantsMixin):
-
-
     # --- rooms ----------------------------------------------------------------------------------
-
 
     def room_get(self, room_id: uuid.UUID) -> RoomRecord | None:
         row = self._room_row(room_id)
@@ -275,6 +278,25 @@ class ScyllaRoomsMixin(ScyllaParticipantsMixin):
         viewer = {p.room_id: p for p in self._participants_of(rows)}
         return [(room_record(r), viewer[r["room_id"]]) for r in page if r["room_id"] in viewer], len(ordered)
 
+    def rooms_for_staff(self, query: StaffRoomQuery) -> tuple[list[RoomRecord], int]:
+        """Pages through the whole of room_details (no table is keyed for a list of all rooms; this is
+        the admin's, not a user's read); members are matched through rooms_by_user of the users whose
+        names match."""
+        rows = [
+            row
+            for row in cql.iter_rows(SELECT_ALL_ROOMS)
+            if (not query.type or row["type"] == query.type)
+            and (query.deleted is None or (row["deleted_at"] is not None) == query.deleted)
+        ]
+        if query.search:
+            needle = fold(query.search)
+            of_members = {
+                r["room_id"] for r in cql.rows_in(SELECT_ROOMS_OF_USERS, _users_named(query.search)) if is_active_row(r)
+            }
+            rows = [r for r in rows if needle in fold(r["name"] or "") or r["room_id"] in of_members]
+        rows.sort(key=lambda r: (-r["created_at"], -r["room_id"].int))
+        return [room_record(r) for r in rows[query.offset : query.offset + query.limit]], len(rows)
+
     def users_blocking(self, actor_id: int, user_ids: Sequence[int]) -> set[int]:
         """Two reads whatever the number of users (each one request per IN chunk): the pairs' claims,
         then the participations of the rooms they name."""
@@ -285,6 +307,15 @@ class ScyllaRoomsMixin(ScyllaParticipantsMixin):
         # Leaving a p2p room deletes it and removes both participations: an active row is a live room's.
         partners = [row for row in rows if partner_by_room.get(row["room_id"]) == row["user_id"]]
         return {row["user_id"] for row in partners if row["is_partner_blocked"] and is_active_row(row)}
+
+    def users_sharing_room(self, user_id: int, user_ids: Sequence[int]) -> set[int]:
+        """The user's partition, then the others' partitions (one request per IN chunk)."""
+        others = [u for u in user_ids if u != user_id]
+        mine = set(self.room_ids_for_user(user_id)) if others else set()
+        if not mine:
+            return set()
+        rows = cql.rows_in(SELECT_PARTICIPATIONS_OF_USERS, others)
+        return {row["user_id"] for row in rows if row["room_id"] in mine and is_active_row(row)}
 
     def _search(
         self, rooms: dict[uuid.UUID, dict[str, Any]], term: str, *, viewer_id: int
@@ -310,6 +341,17 @@ def update_if(table: str, key: dict[str, Any], values: dict[str, Any], condition
     base = update(table, key, values)
     clause = " AND ".join(f"{k} = ?" for k in condition)
     return c.Write(table, f"{base.cql} IF {clause}", base.params + tuple(condition.values()), base.key)
+
+
+def _users_named(term: str) -> list[int]:
+    """The users whose display name, username, first or last name contains `term` (ignoring case)."""
+    match = (
+        Q(chat_profile__display_name__icontains=term)
+        | Q(username__icontains=term)
+        | Q(first_name__icontains=term)
+        | Q(last_name__icontains=term)
+    )
+    return list(get_user_model().objects.filter(match).values_list("id", flat=True))
 
 
 def _claim_age(claim: dict[str, Any]) -> float:
