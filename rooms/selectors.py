@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TypedDict
 
 from django.utils import timezone
 
@@ -17,7 +18,7 @@ from kernel.shapes import MessageData, Room, RoomBase, RoomParticipant, SyncData
 from kernel.timefmt import iso
 from messaging import selectors as message_selectors
 from rooms.formatting import PARTICIPANTS_PREVIEW, participant_format, room_format_base, room_with_live_fields
-from storage import get_repository
+from storage import get_repository, users
 from storage.records import ParticipantRecord, RoomPageQuery, RoomRecord
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "room_list",
     "room_participants",
     "rooms_for_user",
+    "user_directory",
+    "user_me",
 ]
 
 
@@ -214,4 +217,62 @@ def initial_sync(
             "messages_synced": len(messages),
             "sync_duration_ms": int((time.monotonic() - started) * 1000),
         },
+    }
+
+
+# --- users -----------------------------------------------------------------------------------------
+
+
+class DirectoryUser(TypedDict):
+    id: str
+    name: str
+    avatar: str
+
+
+class DirectoryUserContact(DirectoryUser, total=False):
+    """Contact fields: only for users who share a room with the caller, and only when set."""
+
+    phone: str
+    email: str
+
+
+class Me(TypedDict):
+    id: str
+    username: str
+    name: str
+    avatar: str
+    phone: str
+    email: str
+
+
+def _directory_entry(account: users.UserAccount, *, room_mate: bool) -> DirectoryUserContact:
+    entry: DirectoryUserContact = {"id": str(account.id), "name": account.name, "avatar": account.avatar}
+    if room_mate:
+        if account.phone:
+            entry["phone"] = account.phone
+        if account.email:
+            entry["email"] = account.email
+    return entry
+
+
+def user_directory(*, user_id: int, page: Page, search: str = "") -> tuple[list[DirectoryUserContact], int]:
+    """GetUsers: one page of the other active users (the caller left out) by name then id, and the
+    total; contact fields only for those who share a live room with the caller (three queries)."""
+    accounts, total = users.directory_page(search=search, excluding=user_id, offset=page.offset, limit=page.limit)
+    mates = get_repository().users_sharing_room(user_id, [a.id for a in accounts])
+    return [_directory_entry(a, room_mate=a.id in mates) for a in accounts], total
+
+
+def user_me(*, user_id: int) -> Me:
+    """GetMe: the caller's own record, contact fields included."""
+    account = users.account_get(user_id)
+    if account is None:  # deleted while its session or token was in use
+        raise NotFound("No such user.")
+    return {
+        "id": str(account.id),
+        "username": account.username,
+        "name": account.name,
+        "avatar": account.avatar,
+        "phone": account.phone,
+        "email": account.email,
     }

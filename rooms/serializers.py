@@ -11,6 +11,7 @@ from typing import Any
 from rest_framework import serializers
 
 from kernel import limits
+from kernel.pagination import MAX_LIMIT
 from kernel.serializers import PageMetaSerializer, UserIdField
 from messaging.serializers import MessageDataSerializer
 from storage.enums import Role, RoomType
@@ -83,6 +84,28 @@ class SyncResponseSerializer(serializers.Serializer[Any]):
     summary = SyncSummarySerializer()
 
 
+class DirectoryUserSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField(help_text="User id (CreateRoom's `participants`).")
+    name = serializers.CharField()
+    avatar = serializers.CharField()
+    phone = serializers.CharField(required=False, help_text="Only for users who share a room with the caller, if set.")
+    email = serializers.CharField(required=False, help_text="Only for users who share a room with the caller, if set.")
+
+
+class UserListSerializer(serializers.Serializer[Any]):
+    items = DirectoryUserSerializer(many=True)
+    meta = PageMetaSerializer()
+
+
+class MeSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField(help_text="User id.")
+    username = serializers.CharField()
+    name = serializers.CharField(help_text="As others see it: display name, else full name, else username.")
+    avatar = serializers.CharField()
+    phone = serializers.CharField()
+    email = serializers.CharField()
+
+
 # --- inputs -------------------------------------------------------------------------------------
 
 
@@ -98,6 +121,22 @@ class PageQuerySerializer(serializers.Serializer[Any]):
     page = serializers.IntegerField(required=False, min_value=1, max_value=limits.INT32_MAX)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=limits.INT32_MAX)
     search = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+# A longer term matches no one: names are kept to 150 characters (display name, username).
+USER_SEARCH_MAX_CHARS = 150
+
+
+class UserListQuerySerializer(serializers.Serializer[Any]):
+    page = serializers.IntegerField(required=False, min_value=1, max_value=limits.INT32_MAX)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT)
+    search = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=USER_SEARCH_MAX_CHARS,
+        help_text="Part of the name or username; case and accents ignored.",
+    )
 
 
 class RoomCreateSerializer(serializers.Serializer[Any]):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from rooms import apis
+from rooms import apis, apis_users
 
 urlpatterns = [
     path("room/list", apis.RoomListApi.as_view(), name="room-list"),
@@ -17,4 +17,7 @@ urlpatterns = [
     path("room/<uuid:id>", apis.RoomDetailApi.as_view(), name="room-detail"),
     path("room/<uuid:id>/participants", apis.RoomParticipantsApi.as_view(), name="room-participants"),
     path("sync", apis.InitialSyncApi.as_view(), name="initial-sync"),
+    # Beyond the original: the user directory and the caller's own record.
+    path("users", apis_users.UserListApi.as_view(), name="user-list"),
+    path("me", apis_users.MeApi.as_view(), name="user-me"),
 ]

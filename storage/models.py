@@ -6,27 +6,106 @@ The tables keep the names they had under the apps that first owned them (`db_tab
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
+from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.contrib.auth import get_user_model
+from django.db import models, transaction
+from django.db.models.signals import post_save
 
 from storage.enums import MessageStatus, MessageType, Role, RoomType
 
 
+def fold(text: str) -> str:
+    """Lower case without accents (`José` → `jose`): the form the user directory sorts and searches by."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def shown_name(user: Any, display_name: str) -> str:
+    """The name the chat shows for a user: the profile's display name, else the full name, else the username."""
+    return display_name or user.get_full_name() or user.get_username()
+
+
+# The user fields the directory keys are made of (a save that touches none of them leaves the keys).
+USER_NAME_FIELDS = frozenset({"username", "first_name", "last_name"})
+
+
 class Profile(models.Model):
-    """What the chat shows of a user: display name, phone, avatar."""
+    """What the chat shows of a user: display name, phone, avatar.
+
+    `sort_name` and `search_text` are the user directory's keys, folded once when written, so that
+    its order and its accent- and case-insensitive search are plain indexed column reads on every
+    database (SQLite has no unaccent): `save()` and a save of the user keep them current.
+    """
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_profile")
     display_name = models.CharField(max_length=150, blank=True)
     phone = models.CharField(max_length=32, blank=True)
     avatar_url = models.URLField(max_length=500, blank=True)
+    # fold(the shown name): the directory's order (then the user id).
+    sort_name = models.CharField(max_length=150, blank=True, default="", editable=False)
+    # fold() of the shown name, username and full name, one per line: what the directory's search matches.
+    search_text = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         db_table = "rooms_profile"
+        # On PostgreSQL `search_text` also has a trigram index (migration 0004): `LIKE '%term%'` uses it.
+        indexes = [models.Index(fields=["sort_name", "user"], name="profile_sort_name")]
 
     def __str__(self) -> str:
         return self.display_name or str(self.user)
+
+    def refresh_keys(self) -> None:
+        """Sets the directory keys from the display name and the user's names."""
+        user = self.user
+        name = shown_name(user, self.display_name)
+        self.sort_name = fold(name)[:150]
+        self.search_text = "\n".join(
+            dict.fromkeys(fold(t) for t in (name, user.get_username(), user.get_full_name()) if t)
+        )
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.refresh_keys()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "sort_name", "search_text"}
+        super().save(*args, **kwargs)
+
+
+def _profile_ensure(user_id: int) -> None:
+    """Gives the user a profile if it still has none (and still exists)."""
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is not None:
+        Profile.objects.get_or_create(user=user)
+
+
+def _user_saved(sender: Any, instance: Any, created: bool, raw: bool, update_fields: Any, **kwargs: Any) -> None:
+    """Every user gets a chat profile, and its directory keys follow the user's names.
+
+    A new user's profile is made after the commit, so that whoever creates the user and its profile
+    in one transaction (the admin, `chat_user`) makes the one profile; a user made on its own
+    (`createsuperuser`) gets an empty one and is listed in the directory by its username.
+    """
+    if raw:
+        return
+    if created:
+        transaction.on_commit(lambda: _profile_ensure(instance.pk))
+        return
+    if update_fields is not None and not USER_NAME_FIELDS & set(update_fields):
+        return  # e.g. a sign-in's last_login
+    profile = Profile.objects.filter(user_id=instance.pk).first()
+    if profile is not None:
+        profile.user = instance
+        before = (profile.sort_name, profile.search_text)
+        profile.refresh_keys()
+        if (profile.sort_name, profile.search_text) != before:
+            Profile.objects.filter(pk=profile.pk).update(sort_name=profile.sort_name, search_text=profile.search_text)
+
+
+post_save.connect(_user_saved, sender=settings.AUTH_USER_MODEL, dispatch_uid="chat_profile_keys")
 
 
 class Room(models.Model):

@@ -27,7 +27,8 @@ class UserFactory(factory.django.DjangoModelFactory):
             return
         values = {"display_name": f"Name {obj.username}", "phone": "+100000", "avatar_url": ""}
         values.update(extracted or {})
-        Profile.objects.create(user=obj, **values)
+        # update_or_create: outside a transaction the user's empty profile is made as it is saved (storage.models).
+        Profile.objects.update_or_create(user=obj, defaults=values)
         obj.save()
 
 
