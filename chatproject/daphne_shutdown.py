@@ -21,6 +21,8 @@ import asyncio
 import logging
 from typing import Any
 
+from kernel.metrics import mark_process_dead
+
 logger = logging.getLogger(__name__)
 
 CLOSE_GOING_AWAY = 1001
@@ -91,5 +93,6 @@ def drain_on_sigterm() -> None:
             from streaming.publisher import stop_publisher
 
             await loop.run_in_executor(None, stop_publisher)
+            mark_process_dead()  # its open-socket and replay gauges leave the multi-process sums
 
     cli.CommandLineInterface.server_class = Server

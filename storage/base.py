@@ -39,6 +39,11 @@ class OutboxStore(abc.ABC):
         given."""
 
     @abc.abstractmethod
+    def outbox_backlog(self, *, now: datetime) -> tuple[int, datetime | None]:
+        """(how many, when the oldest was created) of the events outbox_unpublished() would return
+        without its filters: one cheap query, for the metrics scrape."""
+
+    @abc.abstractmethod
     def outbox_get(self, event_ids: Sequence[uuid.UUID]) -> list[OutboxRecord]:
         """The events with these ids, in creation order."""
 

@@ -34,6 +34,9 @@ with live forwarding for the interpreter.
 
 Shutdown (SIGTERM): the subscriptions are drained (the events already received are forwarded and
 acked), then the connection closes.
+
+Metrics (kernel.metrics): each forwarded event counts once; every BRIDGE_CONSUMER_POLL_SECONDS the
+bridge reads its durables' info and sets their pending (lag) and ack-pending gauges.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
 from events.subjects import ROOM_SUBJECT_PREFIX
+from kernel.metrics import BRIDGE_CONSUMER_ACK_PENDING, BRIDGE_CONSUMER_PENDING, BRIDGE_EVENTS_FORWARDED
 from streaming.envelope import (
     Envelope,
     EnvelopeError,
@@ -70,6 +74,7 @@ DURABLE_PREFIX = "chat-bridge"
 MAX_ACK_PENDING = 4096
 ACK_WAIT_SECONDS = 30.0
 PREV_CACHE_SIZE = 200_000
+BRIDGE_CONSUMER_POLL_SECONDS = 5.0
 STREAM_SUBJECT_ANY = f"{ROOM_SUBJECT_PREFIX}.*"
 
 
@@ -168,6 +173,8 @@ class Bridge:
         self.prev = PrevTracker(nc)
         self.forwarded = 0
         self._subs: list[Any] = []
+        self._durables: list[str] = []
+        self._watcher: asyncio.Task[None] | None = None
         self._stopping = False
         self._stopped = asyncio.Event()
 
@@ -184,6 +191,8 @@ class Bridge:
             durables.append(self.push_durable)
         if not durables:
             raise BridgeError("nothing to do: neither live forwarding nor push")
+        self._durables = durables
+        self._watcher = asyncio.create_task(self._watch_consumers())
         logger.info(
             "bridge: partition %d of %d consuming %s (durables %s)",
             self.partition,
@@ -247,7 +256,23 @@ class Bridge:
         await self._stopped.wait()
         await self.drain()
 
+    async def _watch_consumers(self) -> None:
+        """Sets the consumer gauges from JetStream's consumer info, until the bridge drains."""
+        while True:
+            for durable in self._durables:
+                try:
+                    info = await self.js.consumer_info(STREAM_NAME, durable, timeout=2.0)
+                except Exception as exc:
+                    logger.debug("bridge: no consumer info of %s: %r", durable, exc)
+                    continue
+                BRIDGE_CONSUMER_PENDING.labels(durable=durable).set(info.num_pending or 0)
+                BRIDGE_CONSUMER_ACK_PENDING.labels(durable=durable).set(info.num_ack_pending or 0)
+            await asyncio.sleep(BRIDGE_CONSUMER_POLL_SECONDS)
+
     async def drain(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
         for sub in self._subs:
             try:
                 await sub.drain()
@@ -284,12 +309,14 @@ class Bridge:
             actor_user_id=envelope.actor_user_id,
             event=envelope.event,
             chained=chained,
+            stored_at=msg.metadata.timestamp.timestamp(),
         )
         if not await self._send(group, item.group_message()):
             return  # stopping: not acked, delivered again after the restart
         if chained:
             self.prev.forwarded(subject, seq)
         self.forwarded += 1
+        BRIDGE_EVENTS_FORWARDED.inc()
         await msg.ack()
 
     async def _send(self, group: str, message: dict[str, Any]) -> bool:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qs
@@ -42,6 +43,14 @@ from domain.access import is_room_member
 from events.subjects import direct_subject, room_subject
 from kernel.errors import NotFound
 from kernel.exceptions import UNAVAILABLE
+from kernel.metrics import (
+    STREAM_EVENT_LATENCY,
+    STREAM_EVENTS_DELIVERED,
+    STREAM_GAPS,
+    STREAM_REPLAYS,
+    STREAM_RESYNC_REQUIRED,
+    STREAM_SOCKETS_OPEN,
+)
 from streaming import frame_limits, rules, selectors, typing_indicator
 from streaming.db import db_async
 from streaming.envelope import GROUP_MESSAGE_TYPE, StreamItem, room_group, user_group
@@ -60,6 +69,10 @@ CLOSE_UNAUTHENTICATED = 4001
 CLOSE_ROOM_NOT_ALLOWED = 4003
 RESYNC_MESSAGE = "Missed events cannot be replayed: sync again."
 _LEAVING: set[asyncio.Task[None]] = set()  # disconnects of killed consumers, held until done
+# The last event whose stored→socket latency this process observed: the sockets of a fan-out that
+# send the same event after it do not observe it again (a histogram per socket would cost 3x the
+# delivery counter; interleaved events may each be observed a few times).
+_latency_observed: tuple[str, int] = ("", 0)
 
 
 def _param(params: dict[str, list[str]], name: str) -> str:
@@ -123,6 +136,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
         await self._join([user_group(self.user_id), *(room_group(r) for r in room_ids)])
         await get_registry().register(self.user_id, self.channel_name)
         self.registered = True
+        STREAM_SOCKETS_OPEN.inc()
         await self.send(text_data=HEARTBEAT_TEXT)
 
         cursor_param = _param(params, "cursor")
@@ -173,6 +187,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
         process_ticker().leave(self)  # first: no heartbeat, no refresh after the unregister below
         if self.registered and self.user_id is not None:
             self.registered = False
+            STREAM_SOCKETS_OPEN.dec()
             try:
                 await get_registry().unregister(self.user_id, self.channel_name)
             except Exception:
@@ -252,37 +267,41 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
         if check.verdict is Verdict.GAP and live:
             await self._replay_gap(item, after=check.after)
         self.cursor.mark(item)
-        if visible:
-            await self._apply(item)
+        if visible and await self._apply(item) and live and item.stored_at is not None:
+            _observe_latency(item)
 
-    async def _apply(self, item: StreamItem) -> None:
+    async def _apply(self, item: StreamItem) -> bool:
+        """Sends the item's frame if the rules let this connection see it; True if it did."""
         assert self.user_id is not None
         action = rules.event_action(event=item.view, actor_user_id=item.actor_user_id, user_id=self.user_id)
         if action is Action.DROP:
-            return
+            return False
         try:
             room_id = uuid.UUID(str(item.view["room_id"]))
         except ValueError:
-            return
+            return False
         if action in (Action.JOIN, Action.LEAVE):
             self.memberships.pop(str(room_id), None)
         elif not await self._may_see(item, room_id):
-            return
+            return False
         if action in (Action.ATTACH_ROOM, Action.JOIN):
             room = await db_async(selectors.stream_room)(user_id=self.user_id, room_id=room_id)
             if room is None:
-                return  # not (any more) a member: the room is not this user's to see
+                return False  # not (any more) a member: the room is not this user's to see
             await self.send(text_data=frame_text_of(item, room=room))
+            STREAM_EVENTS_DELIVERED.inc()
             if (
                 action is Action.JOIN
                 and rules.joins_streaming(event=item.view, actor_user_id=item.actor_user_id, user_id=self.user_id)
                 and self.single_room in (None, room_id)
             ):
                 await self._start_room(room_id, after=item.seq)
-            return
+            return True
         await self.send(text_data=item.text)
+        STREAM_EVENTS_DELIVERED.inc()
         if action is Action.LEAVE and rules.leaves_streaming(event=item.view, user_id=self.user_id):
             await self._stop_room(room_id)
+        return True
 
     async def _may_see(self, item: StreamItem, room_id: uuid.UUID) -> bool:
         """An edit or reaction carries the whole message: it reaches only users REST would show it to
@@ -357,6 +376,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
             logger.exception("stream: replay of %s after %d failed", subjects[:3], after)
             message = f"replay failed: {exc!r}"
         if not quiet:
+            STREAM_RESYNC_REQUIRED.inc()
             await self.send_json(error_frame("resync_required", RESYNC_MESSAGE, message))
         return []
 
@@ -371,11 +391,14 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
             if cursor < 0:
                 raise ValueError
         except ValueError:
+            STREAM_RESYNC_REQUIRED.inc()
             await self.send_json(error_frame("resync_required", "Unknown cursor: sync again.", cursor_param))
             return False
         if bounds is None:
+            STREAM_RESYNC_REQUIRED.inc()
             await self.send_json(error_frame("resync_required", RESYNC_MESSAGE))
             return False
+        STREAM_REPLAYS.labels(kind="reconnect").inc()
         try:
             nc = await shared_connection()
             # The stream's end now (not at connect): the groups are joined, later events come live.
@@ -388,6 +411,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
         except Exception as exc:
             if not isinstance(exc, ResyncRequiredError | NatsUnavailableError):
                 logger.exception("stream: replay after cursor %d failed", cursor)
+            STREAM_RESYNC_REQUIRED.inc()
             await self.send_json(error_frame("resync_required", RESYNC_MESSAGE, str(exc)))
             return False
         self.cursor = StreamCursor(floor=cursor)
@@ -401,6 +425,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
         """Live delivery skipped events on the item's subject: send them first, from JetStream."""
         assert self.cursor is not None
         logger.info("stream: gap on %s after #%d (next #%d); replaying", item.subject, after, item.seq)
+        STREAM_GAPS.inc()
+        STREAM_REPLAYS.labels(kind="gap").inc()
         for missed in await self._read(subjects=[item.subject], after=after, before=item.seq):
             if self.cursor.check(missed).verdict is not Verdict.DUPLICATE:
                 self.cursor.mark(missed)
@@ -449,3 +475,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # chann
     async def _refuse(self, code: int, error_code: str, message: str) -> None:
         await self.send_json(error_frame(error_code, message))
         await self.close(code)
+
+
+def _observe_latency(item: StreamItem) -> None:
+    """Observes stored→socket, unless the last observation of this process was of the same event."""
+    global _latency_observed
+    key = (item.subject, item.seq)
+    if key != _latency_observed and item.stored_at is not None:
+        _latency_observed = key
+        STREAM_EVENT_LATENCY.observe(max(time.time() - item.stored_at, 0.0))

@@ -187,7 +187,8 @@ class StreamItem:
     (None: unknown). `chained` is False for an event routed off its subject's group (a SENT status,
     sent to its sender's user group only): it is not part of the chain `prev` describes.
     `view` is what the per-connection rules read of the event (routing_view), `text` its socket
-    frame (frame_text), encoded once per event, not once per socket.
+    frame (frame_text), encoded once per event, not once per socket. `stored_at`: when JetStream
+    stored it (epoch seconds; None when not known), for the stored→socket latency metric.
     """
 
     subject: str
@@ -197,6 +198,7 @@ class StreamItem:
     view: dict[str, Any]
     text: str
     chained: bool = True
+    stored_at: float | None = None
 
     @classmethod
     def of_event(
@@ -208,8 +210,9 @@ class StreamItem:
         actor_user_id: str,
         event: dict[str, Any],
         chained: bool = True,
+        stored_at: float | None = None,
     ) -> StreamItem:
-        return cls(subject, seq, prev, actor_user_id, routing_view(event), frame_text(event, seq), chained)
+        return cls(subject, seq, prev, actor_user_id, routing_view(event), frame_text(event, seq), chained, stored_at)
 
     def group_message(self) -> dict[str, Any]:
         return {
@@ -221,6 +224,7 @@ class StreamItem:
             "view": self.view,
             "text": self.text,
             "chained": self.chained,
+            "stored_at": self.stored_at,
         }
 
     @classmethod
@@ -228,7 +232,8 @@ class StreamItem:
         raw_prev = message.get("prev")
         subject, seq, prev = str(message["subject"]), int(message["seq"]), None if raw_prev is None else int(raw_prev)
         actor, chained = str(message.get("actor") or ""), bool(message.get("chained", True))
+        stored_at = message.get("stored_at")
         if "text" not in message:  # from a bridge of the previous release: the whole event
             event = message["event"]
             return cls.of_event(subject=subject, seq=seq, prev=prev, actor_user_id=actor, event=event, chained=chained)
-        return cls(subject, seq, prev, actor, message["view"], message["text"], chained)
+        return cls(subject, seq, prev, actor, message["view"], message["text"], chained, stored_at)

@@ -44,7 +44,7 @@ from nats.aio.client import Client
 from nats.errors import MaxPayloadError
 from nats.js import JetStreamContext
 
-from kernel.metrics import EVENTS_DEAD_LETTERED
+from kernel.metrics import EVENTS_DEAD_LETTERED, EVENTS_PUBLISHED
 from storage import get_repository
 from storage.records import OutboxRecord
 from streaming.envelope import MSG_ID_HEADER, encode_envelope
@@ -116,6 +116,8 @@ async def publish_batch(
                 result.published.append(record.event_id)
                 continue
             _fail_behind(queues.pop(record.subject, []), result)
+    if result.published:
+        EVENTS_PUBLISHED.inc(len(result.published))
     return result
 
 

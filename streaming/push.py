@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from kernel import crypto
+from kernel.metrics import PUSH_FAILED, PUSH_SENT
 from streaming.db import db_async
 from streaming.envelope import Envelope
 from streaming.models import PushNotification, PushStatus
@@ -246,8 +247,10 @@ def deliver(notifications: list[PushNotification], *, backend: PushBackend | Non
         except Exception as exc:
             logger.warning("push: %s to user %s failed: %s", notification.message_id, notification.user_id, exc)
             PushNotification.objects.filter(pk=notification.pk).update(status=PushStatus.FAILED, last_error=str(exc))
+            PUSH_FAILED.inc()
             continue
         PushNotification.objects.filter(pk=notification.pk).update(status=PushStatus.SENT, sent_at=timezone.now())
+        PUSH_SENT.inc()
         sent.append(notification.user_id)
     return sent
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from events.builders import direct_event, room_event
 from events.emit import emit
 from kernel import crypto
 from kernel.errors import Conflict, InvalidRequestData, NotFound, PermissionDenied
+from kernel.metrics import MESSAGES_SENT, SEND_SECONDS
 from kernel.shapes import MessageData
 from messaging.formatting import message_data
 from messaging.selectors import message_data_for, messages_data
@@ -181,6 +183,7 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
     Idempotent by `sender_message_id`: the same id from the same sender returns the first message
     (created=False) and writes nothing, also when two sends race (the unique constraint decides).
     """
+    started = time.perf_counter()
     repo = get_repository()
     room, participant = room_access(room_id=request.room_id, user_id=user_id)
     _check_can_send(room, participant, request)
@@ -263,6 +266,8 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
             ]
         )
         repo.on_commit(lambda: room_cache.room_cache_on_new_message(room.id, data))
+    MESSAGES_SENT.inc()
+    SEND_SECONDS.observe(time.perf_counter() - started)
     return SendResult(message=data, created=True, record=message)
 
 

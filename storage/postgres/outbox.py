@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connections, router
+from django.db.models import Count, Min, Q
 
 from storage.models import OutboxEvent
 from storage.records import OutboxRecord
@@ -79,3 +80,13 @@ def unpublished(
             values["data"] = json.loads(values["data"])
         records.append(OutboxRecord(**values))
     return records
+
+
+def backlog(*, dead_after: datetime) -> tuple[int, datetime | None]:
+    """(count, oldest created_at) of the unpublished events, dead-lettered ones aside (one aggregate
+    over the index of unpublished rows)."""
+    found = OutboxEvent.objects.filter(published_at__isnull=True).aggregate(
+        count=Count("id", filter=Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=dead_after)),
+        oldest=Min("created_at", filter=Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=dead_after)),
+    )
+    return int(found["count"] or 0), found["oldest"]

@@ -92,6 +92,9 @@ class PostgresRepository(PostgresRoomsMixin, PostgresMessagesMixin, ChatReposito
             rows = rows.exclude(event_id__in=list(exclude))
         return [_outbox_record(r) for r in rows.order_by("id")[:limit]]
 
+    def outbox_backlog(self, *, now: datetime) -> tuple[int, datetime | None]:
+        return outbox.backlog(dead_after=now + DEAD_LETTER_HORIZON)
+
     def outbox_get(self, event_ids: Sequence[uuid.UUID]) -> list[OutboxRecord]:
         return [_outbox_record(r) for r in OutboxEvent.objects.filter(event_id__in=list(event_ids)).order_by("id")]
 

@@ -22,13 +22,16 @@ from storage.records import DEAD_LETTER_HORIZON, OutboxRecord
 from storage.scylla import cql as c
 from storage.scylla import timeuuids as t
 from storage.scylla.cql import cql, delete, insert, update, write
-from storage.scylla.timeuuids import at_us, from_us, min_timeuuid, timeuuid_for, timeuuid_order, to_us
+from storage.scylla.timeuuids import at_us, from_us, min_timeuuid, timeuuid_for, timeuuid_order, timeuuid_us, to_us
 
 MINUTE_US = 60_000_000
 HOUR_US = 3_600_000_000
 SHARD = 0  # one marker partition: a few thousand rows a day at most
 # A pending minute is forgotten once empty and this far in the past (no unit of work still writes it).
 PENDING_BUCKET_GRACE = 2
+# The metrics scrape counts at most this many pending rows (a long NATS outage: the gauge then
+# stays at this bound; the oldest pending age is exact).
+BACKLOG_COUNT_MAX = 100_000
 
 SELECT_EVENTS = "SELECT * FROM {outbox_events} WHERE event_id IN ?"
 SELECT_PENDING_BUCKETS = "SELECT bucket FROM {outbox_pending_buckets} WHERE shard = ?"
@@ -145,6 +148,22 @@ class ScyllaOutboxMixin:
             if subjects is None or row["subject"] in subjects:
                 records.append(outbox_record(row))
         return records
+
+    def outbox_backlog(self, *, now: datetime) -> tuple[int, datetime | None]:
+        """(From the pending rows alone: a row published meanwhile may be counted until the relay or
+        the publisher next reads past it.)"""
+        dead_after = to_us(now + DEAD_LETTER_HORIZON)
+        count, oldest = 0, None
+        for marker in cql.rows(SELECT_PENDING_BUCKETS, (SHARD,)):  # minutes in order
+            for row in cql.iter_rows(SELECT_PENDING, (marker["bucket"],), fetch_size=5000):
+                if row["event_id"] is None or (row["next_attempt_at"] or 0) > dead_after:
+                    continue
+                if oldest is None:
+                    oldest = at_us(timeuuid_us(row["event_tid"]))
+                count += 1
+                if count >= BACKLOG_COUNT_MAX:
+                    return count, oldest
+        return count, oldest
 
     def outbox_get(self, event_ids: Sequence[uuid.UUID]) -> list[OutboxRecord]:
         return [outbox_record(row) for row in self._events(event_ids)]

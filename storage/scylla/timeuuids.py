@@ -73,6 +73,11 @@ def timeuuid_for(us: int, key: uuid.UUID) -> uuid.UUID:
     return _timeuuid(us, (key.int >> 48) & 0x3FFF, key.int & 0xFFFFFFFFFFFF)
 
 
+def timeuuid_us(value: uuid.UUID) -> int:
+    """The time of a timeuuid, in microseconds since the epoch (the inverse of timeuuid_for)."""
+    return (value.time - _UUID_EPOCH_OFFSET) // 10
+
+
 def min_timeuuid(us: int) -> uuid.UUID:
     """The smallest timeuuid of time `us` (as Cassandra's minTimeuuid)."""
     return _timeuuid(us, 0x0080, 0x808080808080)

@@ -111,3 +111,20 @@ def test_unpublished_of_some_subjects_leaving_some_out(repo: ChatRepository) -> 
         events[1:3]
     )
     assert repo.outbox_unpublished(limit=10, now=now, subjects={events[0].subject}, exclude=_ids(of_a)) == []
+
+
+def test_backlog_counts_the_unpublished_events_and_dates_the_oldest(repo: ChatRepository) -> None:
+    now = timezone.now()
+    assert repo.outbox_backlog(now=now) == (0, None)
+    events = [event() for _ in range(4)]
+    for e in events:
+        repo.outbox_add([e])
+    first = repo.outbox_get([events[0].event_id])[0]
+    assert repo.outbox_backlog(now=timezone.now()) == (4, first.created_at)
+    now = timezone.now()
+    repo.outbox_mark_published([events[0].event_id], at=now)
+    repo.outbox_mark_failed([events[1].event_id], error="nats down", retry_at=now + timedelta(seconds=30))
+    repo.outbox_mark_failed([events[2].event_id], error="dead-lettered: too big", retry_at=now + timedelta(days=36500))
+    # Published and dead-lettered events are no backlog; one waiting for its retry is.
+    second = repo.outbox_get([events[1].event_id])[0]
+    assert repo.outbox_backlog(now=now) == (2, second.created_at)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import channels.consumer
@@ -47,6 +48,7 @@ class FakeSequence:
 @dataclass
 class FakeMetadata:
     sequence: FakeSequence
+    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass

@@ -10,6 +10,7 @@ from typing import Any
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.management.base import BaseCommand, CommandError
 
+from kernel.metrics import mark_process_dead
 from streaming.bridge import DURABLE_PREFIX, Bridge, BridgeError
 from streaming.jetstream import NatsUnavailableError, connect
 from streaming.push import PUSH_EVENT_KINDS, bridge_push_handler, push_sweeper
@@ -66,8 +67,8 @@ class Command(BaseCommand):
                 tasks.append(asyncio.create_task(relay.run()))
             if not options["no_push"]:
                 tasks.append(asyncio.create_task(push_sweeper()))
-            self.stdout.write(f"chat_bridge: partition {bridge.partition} of {bridge.partitions} running\n")
-            self.stdout.flush()
+            # A log line, not command output: with LOG_FORMAT=json every line of the process is JSON.
+            logger.info("chat_bridge: partition %d of %d running", bridge.partition, bridge.partitions)
             await bridge.wait_stopped()
         finally:
             if relay is not None:
@@ -77,3 +78,4 @@ class Command(BaseCommand):
             await asyncio.gather(*tasks, return_exceptions=True)
             await bridge.drain()
             await nc.drain()
+            mark_process_dead()
