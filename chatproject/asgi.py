@@ -16,12 +16,16 @@ drain_on_sigterm()  # daphne: SIGTERM answers the requests in flight and closes 
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from chatproject.access_log import ConnectionLogMiddleware  # noqa: E402
 from streaming.routing import websocket_urlpatterns  # noqa: E402
 from streaming.ws_auth import BrowserOriginValidator, SessionOrTokenAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": BrowserOriginValidator(SessionOrTokenAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        # Outermost: the connection id is set for the handshake's auth as for the consumer.
+        "websocket": ConnectionLogMiddleware(
+            BrowserOriginValidator(SessionOrTokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

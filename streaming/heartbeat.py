@@ -21,6 +21,7 @@ from typing import Protocol
 
 from django.conf import settings
 
+from kernel.log_context import detached
 from streaming.registry import get_registry
 from streaming.revocation import Credential, revalidate
 
@@ -70,7 +71,9 @@ class HeartbeatTicker:
     def join(self, member: Beating) -> None:
         self._members[member] = None
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="stream-heartbeat")
+            # Detached: it serves every connection, not the one whose join started it (its log lines).
+            loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self._run(), name="stream-heartbeat", context=detached())
 
     def leave(self, member: Beating) -> None:
         self._members.pop(member, None)

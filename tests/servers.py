@@ -26,6 +26,7 @@ from urllib.parse import quote
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[1]
+ASGI_APPLICATION = "chatproject.asgi:application"
 
 
 def free_port() -> int:
@@ -85,7 +86,8 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 
 def daphne_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chatproject.asgi:application"]
+    """daphne as an operator starts it: `-v 0` turns off its own access log (the app writes "chat.access")."""
+    return [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), ASGI_APPLICATION]
 
 
 def bridge_command(durable_prefix: str, *extra: str) -> list[str]:
