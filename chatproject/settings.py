@@ -7,6 +7,7 @@ NATS server, the in-memory channel layer and cache, and the bridge inside the we
 from __future__ import annotations
 
 import binascii
+import ipaddress
 import math
 from datetime import timedelta
 from pathlib import Path
@@ -76,7 +77,7 @@ CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", defaul
 # Behind a TLS-terminating proxy set DJANGO_SECURE_PROXY_SSL_HEADER=1 (it must set X-Forwarded-Proto).
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 # Health checks come from the load balancer, over plain HTTP on the private network.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
@@ -119,6 +120,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "axes",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by the app: the docs work offline
     "channels",
     "storage",
     "rooms",
@@ -127,7 +129,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: counts every request and its latency (chatproject/metrics.py).
+    "chatproject.metrics.RequestMetricsMiddleware",
+    "chatproject.access_log.RequestLogMiddleware",  # request id, access line: before the others log
     "django.middleware.security.SecurityMiddleware",
+    # Static files with DEBUG off (STORAGES below); with DEBUG on Django's staticfiles serves them.
+    *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -283,6 +290,15 @@ CHAT_STREAM_MAX_SEND_BUFFER = env.int("CHAT_STREAM_MAX_SEND_BUFFER", default=102
 CHAT_STREAM_SEND_WAIT_SECONDS = env.float("CHAT_STREAM_SEND_WAIT_SECONDS", default=2.0)
 # On SIGTERM, daphne answers the requests in flight and closes sockets (1001) for up to this long.
 CHAT_SHUTDOWN_GRACE_SECONDS = env.float("CHAT_SHUTDOWN_GRACE_SECONDS", default=10.0)
+# GET /metrics (chatproject/metrics.py): answered to these addresses or networks, and to anyone with
+# `Authorization: Bearer <CHAT_METRICS_TOKEN>` when it is set; others get 403.
+CHAT_METRICS_ALLOWED_IPS: list[str] = env.list("CHAT_METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+for _entry in CHAT_METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_entry.strip(), strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"CHAT_METRICS_ALLOWED_IPS: {_entry!r} is no address or network: {exc}") from exc
+CHAT_METRICS_TOKEN = _env_str("CHAT_METRICS_TOKEN", "")
 
 # --- Limits (kernel/limits.py: what each bounds, and why the defaults fit NATS's 1 MiB payloads) ---
 CHAT_MAX_MESSAGE_TEXT = env.int("CHAT_MAX_MESSAGE_TEXT", default=16_384)
@@ -332,13 +348,22 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chat API",
-    "DESCRIPTION": "Rooms, messages and the live stream of the chat backend (port of the Go chat service).",
+    "DESCRIPTION": (
+        "Rooms, messages and the live stream of the chat backend (port of the Go chat service). "
+        "Every error answers `{code, message, details}` (the `Error` schema). "
+        "The live stream, a WebSocket at `/ws/chat/v1/stream` (handshake, frames, cursors and replay, "
+        "close codes): [the stream's documentation](/api/docs/stream/)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"RoomTypeEnum": "storage.enums.RoomType"},
     # Error answers documented with their body (kernel/openapi.py), after the enum hook.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "kernel.openapi.error_bodies"],
+    # Swagger UI from the app's own static files (drf-spectacular-sidecar), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LANGUAGE_CODE = "en-us"
@@ -346,18 +371,23 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# --- Static files ----------------------------------------------------------------------------------
+# DEBUG on: Django's staticfiles serves them from the source folders (chatproject/urls.py). DEBUG off:
+# `manage.py collectstatic` (the Procfile's release step) copies them into STATIC_ROOT under hashed
+# names, with gzip copies, and WhiteNoise serves them from the web process: the compressed copy when
+# the browser accepts it, hashed names with a cache of ten years (they never change), others 60 s.
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = Path(_env_str("DJANGO_STATIC_ROOT", str(DATA_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+if not DEBUG:
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": _env_str("CHAT_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
-}
+from chatproject.logging_config import logging_settings  # noqa: E402  (one handler; plain or JSON lines)
+
+LOGGING = logging_settings(log_format=_env_str("LOG_FORMAT", "plain"), level=_env_str("CHAT_LOG_LEVEL", "INFO"))
 
 if CHAT_STORAGE == "scylla":
     from chatproject.settings_scylla import *  # noqa: E402,F403  (the Cassandra database: settings_scylla.py)

@@ -7,22 +7,24 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from chatproject.health import healthz, readyz
+from chatproject.metrics import metrics
+from chatproject.stream_docs import stream_docs
 from kernel.exceptions import api_not_found
 
 handler500 = "kernel.exceptions.server_error"
 
-# Swagger UI: its script in a file of its own (no inline script), its bundle from the CDN it names.
-SWAGGER_CDN = "https://cdn.jsdelivr.net"
-api_docs = csp_update(
-    {"script-src": [SWAGGER_CDN], "style-src": [SWAGGER_CDN, UNSAFE_INLINE], "img-src": [SWAGGER_CDN]}
-)(SpectacularSwaggerSplitView.as_view(url_name="schema"))
+# Swagger UI: its bundle from the app's static files (drf-spectacular-sidecar: offline, no CDN), its
+# script in a file of its own (no inline script); its page keeps one inline <style>.
+api_docs = csp_update({"style-src": [UNSAFE_INLINE]})(SpectacularSwaggerSplitView.as_view(url_name="schema"))
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", api_docs, name="api-docs"),
+    path("api/docs/stream/", stream_docs, name="api-docs-stream"),
     path("api/chat/v1/", include("rooms.urls")),
     path("api/chat/v1/", include("messaging.urls")),
     re_path(r"^api/", api_not_found),  # no operation there: a JSON 404, never a page
@@ -33,6 +35,6 @@ urlpatterns = [
     path("", include("web.urls")),
 ]
 
-# Static files (static/chat/*) through Django when DEBUG is on (`make run`, the browser tests);
-# production serves STATIC_ROOT (collectstatic) from the web server or CDN.
+# Static files (static/chat/*) through Django when DEBUG is on (`make run`, the browser tests); with
+# DEBUG off WhiteNoise serves STATIC_ROOT (collectstatic) from each web process (settings.py).
 urlpatterns += staticfiles_urlpatterns()
