@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,7 +46,16 @@ def first(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     service.start()
     try:
         service.wait_output(SERVING, timeout=60)
+        service.wait_output("metrics:", timeout=5)
         assert nats_starts(data_dir) == 1
+        printed = service.output()
+        base = f"http://127.0.0.1:{port}"
+        # `make run` says where health, readiness, metrics and the docs are, and each answers there.
+        for path in ("/healthz", "/readyz", "/metrics", "/api/docs/", "/api/docs/stream/"):
+            assert f"{base}{path}" in printed, (path, printed)
+            with urllib.request.urlopen(f"{base}{path}", timeout=10) as answer:
+                assert answer.status == 200, path
+        assert "manage.py chat_user" in printed  # ordinary users, not createsuperuser
         yield port, data_dir
     finally:
         assert service.proc is not None

@@ -120,9 +120,10 @@ class Command(BaseCommand):
 
         base = f"http://{host}:{port}"
         self.stdout.write(
-            f"Chat serving on {base}/  (API docs: {base}/api/docs/)\n"
+            f"Chat serving on {base}/  (API docs: {base}/api/docs/, the stream: {base}/api/docs/stream/)\n"
             f"Health: {base}/healthz  readiness: {base}/readyz  metrics: {base}/metrics\n"
-            "Create a user: .venv/bin/python manage.py createsuperuser\n"
+            "Create a chat user: DJANGO_DEBUG=1 .venv/bin/python manage.py chat_user NAME --token"
+            " (staff: createsuperuser)\n"
         )
         self.stdout.flush()
         server = Server(
