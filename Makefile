@@ -20,12 +20,13 @@ TEST_ENV := DJANGO_DEBUG=1 DATABASE_URL=postgres://chat:chat@127.0.0.1:5432/chat
 
 # The `scylla` back end (CHAT_STORAGE=scylla) on a real Cassandra node (scripts/cassandra.sh): the storage
 # contract suite and the API and stream suites. The read-state tests of the postgres back end and
-# its outbox admin read the ORM tables: postgres only.
+# its outbox admin and participant list pages read the ORM tables: postgres only.
 SCYLLA_TEST_ENV := $(TEST_ENV) CHAT_STORAGE=scylla CASSANDRA_KEYSPACE=chat_ci
 SCYLLA_SUITES := tests/storage tests/events tests/domain tests/rooms tests/messaging tests/streaming \
 	tests/chatproject/test_api_schema.py tests/chatproject/test_health.py \
 	--deselect tests/storage/test_postgres_read_state.py --deselect tests/storage/test_postgres_membership.py \
-	--deselect tests/streaming/test_push.py::test_the_outbox_admin_lists_events_and_schedules_a_retry
+	--deselect tests/streaming/test_push.py::test_the_outbox_admin_lists_events_and_schedules_a_retry \
+	--deselect tests/rooms/test_admin.py::test_participant_list_and_its_actions
 
 .PHONY: venv run test test-postgres test-scylla services lint proto clean bench
 
