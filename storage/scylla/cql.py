@@ -157,8 +157,18 @@ class Cql:
         self._prepared: dict[str, PreparedStatement] = {}
         self._keyspace_override: str | None = None
         self._lock = threading.Lock()
-        # Statements sent (a first page each): what tests compare to show a read's cost is bounded.
-        self.requests = 0
+        self._per_thread = threading.local()
+
+    @property
+    def requests(self) -> int:
+        """Statements this thread sent (a first page each): what tests compare to show a read's cost
+        is bounded. Per thread, as Django counts a connection's queries: a background thread's reads
+        (a relay, a publisher of an earlier test) are not the call's."""
+        return int(getattr(self._per_thread, "requests", 0))
+
+    @requests.setter
+    def requests(self, value: int) -> None:
+        self._per_thread.requests = value
 
     # The keyspace is the DATABASES entry's NAME unless the tests switch to their own.
     def keyspace(self) -> str:
