@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 import secrets
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -21,7 +22,7 @@ import pytest
 
 from bench.wsclient import WebSocket, WebSocketClosedError
 from tests.factories import UserFactory, token_for
-from tests.servers import ROOT, ChatServer, api_post, started_server
+from tests.servers import ROOT, ChatServer, Service, api_post, server_env, started_server, stop_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -216,3 +217,18 @@ def test_no_password_token_or_message_text_reaches_the_logs(json_server: ChatSer
     assert codes == [1000, 4001]
 
     assert any("partition 0 of 1 running" in e["message"] for e in bridge)
+
+
+def test_the_outbox_relay_writes_json_lines_only(tmp_path: Any) -> None:
+    """The relay's start line was command output (text) among the JSON lines of its log."""
+    args = [sys.executable, "manage.py", "chat_outbox_relay", "--interval", "0.2"]
+    relay = Service("relay", args, env=server_env(LOG_FORMAT="json"), log=tmp_path / "relay.log")
+    relay.start()
+    try:
+        relay.wait_output("chat_outbox_relay: running", timeout=30)
+    finally:
+        assert relay.proc is not None
+        stop_process(relay.proc)
+    lines = [line for line in relay.output().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # fails on a line that is not JSON
+    assert any(e["message"] == "chat_outbox_relay: running" for e in entries), lines

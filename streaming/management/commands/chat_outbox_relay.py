@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from kernel.metrics import mark_process_dead
 from streaming.jetstream import NatsUnavailableError
 from streaming.relay import GRACE_SECONDS, INTERVAL_SECONDS, Relay
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -31,6 +35,9 @@ class Command(BaseCommand):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, relay.stop)
-        self.stdout.write("chat_outbox_relay: running\n")
-        self.stdout.flush()
-        await relay.run()
+        # A log line, not command output: with LOG_FORMAT=json every line of the process is JSON.
+        logger.info("chat_outbox_relay: running")
+        try:
+            await relay.run()
+        finally:
+            mark_process_dead()
