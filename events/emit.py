@@ -23,8 +23,15 @@ def emit(events: Sequence[OutboxRecord]) -> None:
     """Writes events to the outbox in the current unit of work; publishes them after it commits."""
     if not events:
         return
-    repository = get_repository()
-    repository.outbox_add(events)
+    get_repository().outbox_add(events)
+    emitted(events)
+
+
+def emitted(events: Sequence[OutboxRecord]) -> None:
+    """Publishes, after the current unit of work commits (at once outside one), events a repository
+    call has written to the outbox itself, with its rows (ChatRepository.message_send_store)."""
+    if not events:
+        return
     records = list(events)
     event_ids = [e.event_id for e in records]
 
@@ -34,7 +41,7 @@ def emit(events: Sequence[OutboxRecord]) -> None:
         for record_listener in list(_after_commit_record_listeners):
             record_listener(records)
 
-    repository.on_commit(_notify)
+    get_repository().on_commit(_notify)
 
 
 def add_after_commit_listener(listener: Callable[[list[uuid.UUID]], None]) -> None:

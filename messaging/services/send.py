@@ -15,7 +15,7 @@ from domain import room_cache
 from domain.access import is_visible, room_access
 from domain.permissions import check_member_permission
 from events.builders import direct_event, room_event
-from events.emit import emit
+from events.emit import emit, emitted
 from kernel import crypto
 from kernel.errors import Conflict, InvalidRequestData, NotFound, PermissionDenied
 from kernel.metrics import MESSAGES_SENT, SEND_SECONDS
@@ -187,16 +187,21 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
     repo = get_repository()
     room, participant = room_access(room_id=request.room_id, user_id=user_id)
     _check_can_send(room, participant, request)
-    if request.sender_message_id:
+    message_id = uuid.uuid4()
+    try:
+        reply, forwarded = _check_reply_and_forward(request, room, participant)
+        content, text = _text_and_content(request, room, forwarded)
+        mentions = _mentions(request, message_id, room.id)
+    except InvalidRequestData:
+        # A retry of a stored send answers with the stored message, also when what it checks has
+        # changed since (e.g. the replied-to message was deleted).
         existing = repo.message_get_by_sender_message_id(user_id, request.sender_message_id)
-        if existing is not None:
-            return SendResult(message=message_data_for(existing, viewer_id=user_id), created=False, record=existing)
-
-    reply, forwarded = _check_reply_and_forward(request, room, participant)
-    content, text = _text_and_content(request, room, forwarded)
+        if existing is None:
+            raise
+        return SendResult(message=message_data_for(existing, viewer_id=user_id), created=False, record=existing)
     now = timezone.now()
     message = MessageRecord(
-        id=uuid.uuid4(),
+        id=message_id,
         room_id=room.id,
         sender_id=user_id,
         type=str(MessageType.CONTACT) if (request.contact_name or request.contact_phone) else str(MessageType.USER),
@@ -223,7 +228,6 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
         contact_phone=request.contact_phone,
         file=request.file or (forwarded.file if forwarded else ""),
     )
-    mentions = _mentions(request, message.id, room.id)
     # In p2p, a partner who blocked the sender gets the message hidden. Nothing else of the send
     # depends on the room's members: its cost does not grow with the room.
     blocked_by = (
@@ -236,36 +240,34 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
     forwarded_sender = None
     if forwarded is not None and forwarded.sender_id is not None:
         forwarded_sender = repo.users_get([forwarded.sender_id]).get(forwarded.sender_id)
+    data = message_data(
+        message,
+        sender=participant.user,
+        status=str(MessageStatus.SENT),
+        reply=reply_data,
+        forwarded_from=forwarded_sender,
+        forwarded_from_id=forwarded.sender_id if forwarded else None,
+        mentions=mentions,
+    )
+    if blocked_by:
+        # Hidden from the partner: the message goes to the sender's own connections only.
+        message_event = direct_event("message", data, user_id=user_id, room_id=room.id, actor_user_id=user_id)
+    else:
+        message_event = room_event("message", data, room_id=room.id, actor_user_id=user_id)
+    events = [
+        status_update_event(message=message, status=str(MessageStatus.SENT), user_id=user_id, at=now),
+        message_event,
+    ]
 
-    with repo.atomic():
-        try:
-            stored, created = repo.message_create(message, hidden_for=blocked_by, mentions=mentions)
-        except SenderMessageIdBusyError:
-            raise Conflict("A message with this sender_message_id is being stored; retry.") from None
-        if not created:
-            return SendResult(message=message_data_for(stored, viewer_id=user_id), created=False, record=stored)
-        repo.room_last_message_set(room.id, message_id=message.id, at=now)
-        data = message_data(
-            message,
-            sender=participant.user,
-            status=str(MessageStatus.SENT),
-            reply=reply_data,
-            forwarded_from=forwarded_sender,
-            forwarded_from_id=forwarded.sender_id if forwarded else None,
-            mentions=mentions,
-        )
-        if blocked_by:
-            # Hidden from the partner: the message goes to the sender's own connections only.
-            message_event = direct_event("message", data, user_id=user_id, room_id=room.id, actor_user_id=user_id)
-        else:
-            message_event = room_event("message", data, room_id=room.id, actor_user_id=user_id)
-        emit(
-            [
-                status_update_event(message=message, status=str(MessageStatus.SENT), user_id=user_id, at=now),
-                message_event,
-            ]
-        )
-        repo.on_commit(lambda: room_cache.room_cache_on_new_message(room.id, data))
+    # One unit of work: the message, the room's last message and the events (one statement on postgres).
+    try:
+        stored, created = repo.message_send_store(message, events=events, hidden_for=blocked_by, mentions=mentions)
+    except SenderMessageIdBusyError:
+        raise Conflict("A message with this sender_message_id is being stored; retry.") from None
+    if not created:
+        return SendResult(message=message_data_for(stored, viewer_id=user_id), created=False, record=stored)
+    emitted(events)
+    repo.on_commit(lambda: room_cache.room_cache_on_new_message(room.id, data))
     MESSAGES_SENT.inc()
     SEND_SECONDS.observe(time.perf_counter() - started)
     return SendResult(message=data, created=True, record=message)

@@ -7,15 +7,16 @@ from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 
 from storage.base import ChatRepository
 from storage.models import OutboxEvent
-from storage.postgres import outbox
+from storage.postgres import outbox, send_statement
 from storage.postgres.messages import PostgresMessagesMixin
 from storage.postgres.rooms import PostgresRoomsMixin
 from storage.records import DEAD_LETTER_HORIZON, OutboxRecord
+from storage.records_messages import MentionRecord, MessageRecord
 
 
 def _outbox_record(row: OutboxEvent) -> OutboxRecord:
@@ -42,6 +43,25 @@ class PostgresRepository(PostgresRoomsMixin, PostgresMessagesMixin, ChatReposito
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         transaction.on_commit(callback)
+
+    def message_send_store(
+        self,
+        message: MessageRecord,
+        *,
+        events: Sequence[OutboxRecord],
+        hidden_for: Sequence[int] = (),
+        mentions: Sequence[MentionRecord] = (),
+    ) -> tuple[MessageRecord, bool]:
+        """One statement on PostgreSQL (storage/postgres/send_statement.py) for a message without
+        hidden rows or mentions (nearly every send); the ORM's unit of work otherwise."""
+        if hidden_for or mentions or message.sender_id is None or not send_statement.supported():
+            return super().message_send_store(message, events=events, hidden_for=hidden_for, mentions=mentions)
+        if send_statement.message_store(message, events=events):
+            return message, True
+        existing = self.message_get_by_sender_message_id(message.sender_id, message.sender_message_id)
+        if existing is None:
+            raise IntegrityError(f"message {message.id} conflicts with a stored row")
+        return existing, False
 
     def ping(self) -> None:
         with connection.cursor() as cursor:

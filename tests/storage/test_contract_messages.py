@@ -366,3 +366,43 @@ def test_a_failed_unit_of_work_frees_the_sender_message_id_it_claimed(users: Any
     assert repo.unread_counts(user_id=member.id, room_ids=[room.id]) == {room.id: 0}
     again = make_message(repo, room, owner, sender_message_id="retry-me")
     assert repo.message_get_by_sender_message_id(owner.id, "retry-me") == again
+
+
+def test_the_writes_of_a_send_together(repo: ChatRepository, users: Any) -> None:
+    """message_send_store: the message, the room's last message (never backwards) and its events;
+    nothing but the read of the stored message when the sender_message_id is taken."""
+    from tests.storage.test_contract_outbox import event
+
+    owner, member = users(2)
+    room = make_room(repo, owner, [member])
+    at = timezone.now() + timedelta(seconds=10)  # every message after the member's join
+
+    def record(text: str, created_at: Any, sender_message_id: str = "") -> MessageRecord:
+        return MessageRecord(
+            id=uuid.uuid4(),
+            room_id=room.id,
+            sender_id=owner.id,
+            type="user_message",
+            created_at=created_at,
+            updated_at=created_at,
+            text=text,
+            sender_message_id=sender_message_id,
+        )
+
+    first, first_events = record("first", at, "send-1"), [event(room.id), event(room.id, "message")]
+    assert repo.message_send_store(first, events=first_events) == (first, True)
+    assert repo.message_get(first.id) == first
+    assert [e.data for e in repo.outbox_get([e.event_id for e in first_events])] == [e.data for e in first_events]
+    assert (repo.room_get(room.id).last_message_id, repo.room_get(room.id).last_message_at) == (first.id, at)  # type: ignore[union-attr]
+    assert repo.unread_counts(user_id=member.id, room_ids=[room.id]) == {room.id: 1}
+
+    older = record("older", at - timedelta(seconds=5))
+    assert repo.message_send_store(older, events=[event(room.id)]) == (older, True)
+    assert repo.room_get(room.id).last_message_id == first.id  # type: ignore[union-attr]
+
+    again, again_events = record("again", at + timedelta(seconds=1), "send-1"), [event(room.id)]
+    assert repo.message_send_store(again, events=again_events) == (first, False)
+    assert repo.message_get(again.id) is None
+    assert repo.outbox_get([again_events[0].event_id]) == []
+    assert repo.room_get(room.id).last_message_id == first.id  # type: ignore[union-attr]
+    assert repo.unread_counts(user_id=member.id, room_ids=[room.id]) == {room.id: 2}
