@@ -6,7 +6,8 @@ Layout in Django's cache (Redis when REDIS_URL is set):
   A token is random, not a counter, so a lost version key can never resurrect old entries.
 - `rooms:base:<room>:<version>:<user>` → the *base* of the formatted room as that user sees it
   (rooms.formatting: everything but unread_count / last_message / last_message_at).
-- `rooms:lastat:<room>` → the room's newest message time, patched on every new message.
+- `rooms:lastat:<room>` → the room's newest message time (microseconds since the epoch), patched on
+  every new message.
 
 unread_count and last_message are never cached: selectors compute them fresh, in bulk, per request,
 so the cache cannot serve stale values of them.
@@ -17,15 +18,19 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 
+from kernel.cache import set_if_greater
 from kernel.shapes import MessageData, RoomBase
+from kernel.timefmt import iso
 from storage import get_repository
 
 logger = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _version_key(room_id: uuid.UUID | str) -> str:
@@ -76,7 +81,14 @@ def room_last_message_times(room_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, st
     """The patched newest-message times (ISO) of these rooms, where known."""
     room_ids = list(room_ids)
     found = cache.get_many([_last_at_key(r) for r in room_ids])
-    return {r: found[_last_at_key(r)] for r in room_ids if _last_at_key(r) in found}
+    times: dict[uuid.UUID, str] = {}
+    for room_id in room_ids:
+        value = found.get(_last_at_key(room_id))
+        if isinstance(value, int):
+            times[room_id] = str(iso(_EPOCH + timedelta(microseconds=value)))
+        elif isinstance(value, str):  # written before the times were integers
+            times[room_id] = value
+    return times
 
 
 def _bump(room_ids: list[uuid.UUID | str]) -> None:
@@ -106,14 +118,18 @@ def room_cache_invalidate(room_id: uuid.UUID | str) -> None:
 
 
 def room_cache_on_new_message(room_id: uuid.UUID | str, message_data: MessageData) -> None:
-    """Patches the room's newest-message time (last_message itself is never cached, see above)."""
+    """Patches the room's newest-message time (last_message itself is never cached, see above): in
+    microseconds since the epoch, never moved backwards, in one round trip on Redis."""
     created_at = message_data.get("created_at")
     if not created_at:
         return
+    key, micros = _last_at_key(room_id), (_parse(created_at) - _EPOCH) // timedelta(microseconds=1)
     try:
-        current = cache.get(_last_at_key(room_id))
-        if current is None or _parse(current) <= _parse(created_at):
-            cache.set(_last_at_key(room_id), created_at, _timeout())
+        if set_if_greater(cache, key, micros, _timeout()):
+            return
+        current = cache.get(key)  # not Redis (the embedded default): a get and a set
+        if current is None or not isinstance(current, int) or current <= micros:
+            cache.set(key, micros, _timeout())
     except Exception:  # a cache outage must not fail the send
         logger.exception("room cache patch failed for room %s", room_id)
 

@@ -9,6 +9,7 @@ fork and starts afresh in the child).
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Any, ClassVar
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
@@ -39,3 +40,65 @@ class SharedPoolRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = SharedPoolRedisCacheClient
+
+
+# --- one-round-trip operations (a Lua script each: atomic, shared by every process) -------------
+
+_SLIDING_WINDOW = """
+local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+if count >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {0, count, oldest[2] or tostring(now)}
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+return {1, count + 1, '0'}
+"""
+
+_SET_IF_GREATER = """
+local current = tonumber(redis.call('GET', KEYS[1]))
+if current == nil or current <= tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+return 1
+"""
+
+_scripts: dict[tuple[int, str], Any] = {}
+
+
+def _script(cache: Any, key: str, source: str) -> Any | None:
+    """The registered script on the Redis client of `cache` for `key`; None when `cache` is not Redis."""
+    if not isinstance(cache, RedisCache):
+        return None
+    client = cache._cache.get_client(key, write=True)  # type: ignore[attr-defined]
+    found = _scripts.get((id(client.connection_pool), source))
+    if found is None:
+        found = _scripts[(id(client.connection_pool), source)] = client.register_script(source)
+    return found
+
+
+def sliding_window_hit(
+    cache: Any, key: str, *, now: float, window: float, limit: int
+) -> tuple[bool, int, float] | None:
+    """Counts a request in the sliding window of `key` unless `limit` requests are in it already:
+    (allowed, requests in the window, the oldest one's time when refused). None when `cache` is not
+    Redis (the caller falls back to its get and set)."""
+    full_key = cache.make_and_validate_key(key) if isinstance(cache, RedisCache) else key
+    script = _script(cache, full_key, _SLIDING_WINDOW)
+    if script is None:
+        return None
+    allowed, count, oldest = script(keys=[full_key], args=[now, window, limit, f"{now!r}:{uuid.uuid4().hex[:8]}"])
+    return bool(allowed), int(count), float(oldest)
+
+
+def set_if_greater(cache: Any, key: str, value: int, timeout: int) -> bool:
+    """Sets the integer `value` unless a greater one is stored: one round trip. False when `cache`
+    is not Redis (the caller falls back to its get and set)."""
+    full_key = cache.make_and_validate_key(key) if isinstance(cache, RedisCache) else key
+    script = _script(cache, full_key, _SET_IF_GREATER)
+    if script is None:
+        return False
+    script(keys=[full_key], args=[value, timeout])
+    return True

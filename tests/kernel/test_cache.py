@@ -42,3 +42,42 @@ def test_cache_objects_of_other_threads_reuse_one_connection_pool() -> None:
     assert len(pools) == 5 and len({id(p) for p in pools}) == 1
     # The five caches used one connection between them, not one each.
     assert len(pools[0]._available_connections) + len(pools[0]._in_use_connections) == 1
+
+
+def test_a_sliding_window_counts_exactly_under_concurrency_and_forgets_old_requests() -> None:
+    """Eight threads race for five slots: five get one (DRF's get and set let several take the last)."""
+    if not settings.REDIS_URL:
+        raise pytest.UsageError("needs REDIS_URL (real Redis)")
+    from kernel.cache import sliding_window_hit
+
+    cache, key, now = _fresh_cache(), f"window-{threading.get_ident()}-{id(object())}", 1_000_000.0
+    barrier, results = threading.Barrier(8), []
+
+    def hit() -> None:
+        barrier.wait(timeout=5)
+        for _ in range(3):
+            results.append(sliding_window_hit(cache, key, now=now, window=60, limit=5))
+
+    threads = [threading.Thread(target=hit) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(1 for allowed, _, _ in results if allowed) == 5
+    refused = [r for r in results if not r[0]]
+    assert len(refused) == 19 and all(count == 5 and oldest == now for _, count, oldest in refused)
+    # 60 s later the window is empty again.
+    assert sliding_window_hit(cache, key, now=now + 60, window=60, limit=5) == (True, 1, 0.0)
+    assert sliding_window_hit(object(), key, now=now, window=1, limit=1) is None  # not Redis: the caller's get and set
+
+
+def test_set_if_greater_never_moves_a_value_back() -> None:
+    if not settings.REDIS_URL:
+        raise pytest.UsageError("needs REDIS_URL (real Redis)")
+    from kernel.cache import set_if_greater
+
+    cache, key = _fresh_cache(), f"greater-{id(object())}"
+    assert set_if_greater(cache, key, 20, 60) and cache.get(key) == 20
+    assert set_if_greater(cache, key, 10, 60) and cache.get(key) == 20
+    assert set_if_greater(cache, key, 30, 60) and cache.get(key) == 30
+    assert not set_if_greater(object(), key, 40, 60)
