@@ -13,6 +13,7 @@ import uuid
 from typing import Any, ClassVar
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django.utils.connection import ConnectionProxy
 
 
 class SharedPoolRedisCacheClient(RedisCacheClient):
@@ -68,11 +69,16 @@ return 1
 _scripts: dict[tuple[int, str], Any] = {}
 
 
-def _script(cache: Any, key: str, source: str) -> Any | None:
-    """The registered script on the Redis client of `cache` for `key`; None when `cache` is not Redis."""
-    if not isinstance(cache, RedisCache):
-        return None
-    client = cache._cache.get_client(key, write=True)  # type: ignore[attr-defined]
+def _redis(cache: Any) -> RedisCache | None:
+    """The Redis backend behind `cache` (Django's `cache` is a proxy of the thread's object), or None."""
+    if isinstance(cache, ConnectionProxy):
+        cache = cache._connections[cache._alias]  # type: ignore[attr-defined]
+    return cache if isinstance(cache, RedisCache) else None
+
+
+def _script(backend: RedisCache, key: str, source: str) -> Any:
+    """The script registered on the Redis client of `backend` for `key`."""
+    client = backend._cache.get_client(key, write=True)  # type: ignore[attr-defined]
     found = _scripts.get((id(client.connection_pool), source))
     if found is None:
         found = _scripts[(id(client.connection_pool), source)] = client.register_script(source)
@@ -85,20 +91,20 @@ def sliding_window_hit(
     """Counts a request in the sliding window of `key` unless `limit` requests are in it already:
     (allowed, requests in the window, the oldest one's time when refused). None when `cache` is not
     Redis (the caller falls back to its get and set)."""
-    full_key = cache.make_and_validate_key(key) if isinstance(cache, RedisCache) else key
-    script = _script(cache, full_key, _SLIDING_WINDOW)
-    if script is None:
+    backend = _redis(cache)
+    if backend is None:
         return None
-    allowed, count, oldest = script(keys=[full_key], args=[now, window, limit, f"{now!r}:{uuid.uuid4().hex[:8]}"])
+    full_key = backend.make_and_validate_key(key)
+    allowed, count, oldest = _script(backend, full_key, _SLIDING_WINDOW)(keys=[full_key], args=[now, window, limit, f"{now!r}:{uuid.uuid4().hex[:8]}"])
     return bool(allowed), int(count), float(oldest)
 
 
 def set_if_greater(cache: Any, key: str, value: int, timeout: int) -> bool:
     """Sets the integer `value` unless a greater one is stored: one round trip. False when `cache`
     is not Redis (the caller falls back to its get and set)."""
-    full_key = cache.make_and_validate_key(key) if isinstance(cache, RedisCache) else key
-    script = _script(cache, full_key, _SET_IF_GREATER)
-    if script is None:
+    backend = _redis(cache)
+    if backend is None:
         return False
-    script(keys=[full_key], args=[value, timeout])
+    full_key = backend.make_and_validate_key(key)
+    _script(backend, full_key, _SET_IF_GREATER)(keys=[full_key], args=[value, timeout])
     return True

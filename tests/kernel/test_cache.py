@@ -6,6 +6,7 @@ import threading
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache as django_cache
 from django.core.cache import caches
 
 from kernel.cache import SharedPoolRedisCache
@@ -69,6 +70,8 @@ def test_a_sliding_window_counts_exactly_under_concurrency_and_forgets_old_reque
     # 60 s later the window is empty again.
     assert sliding_window_hit(cache, key, now=now + 60, window=60, limit=5) == (True, 1, 0.0)
     assert sliding_window_hit(object(), key, now=now, window=1, limit=1) is None  # not Redis: the caller's get and set
+    # Django's `cache` (a proxy of the thread's cache object, what DRF's throttles use) is served too.
+    assert sliding_window_hit(django_cache, key, now=now, window=60, limit=5) == (True, 1, 0.0)
 
 
 def test_set_if_greater_never_moves_a_value_back() -> None:
@@ -81,3 +84,4 @@ def test_set_if_greater_never_moves_a_value_back() -> None:
     assert set_if_greater(cache, key, 10, 60) and cache.get(key) == 20
     assert set_if_greater(cache, key, 30, 60) and cache.get(key) == 30
     assert not set_if_greater(object(), key, 40, 60)
+    assert set_if_greater(django_cache, key, 50, 60) and django_cache.get(key) == 50
