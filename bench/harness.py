@@ -120,7 +120,8 @@ def new_log_dir() -> Path:
 
 
 def daphne_args(port: int, application: str) -> list[str]:
-    return [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), application]
+    # -v 0 as README "Production" says: the access line is the application's (chatproject.access_log).
+    return [str(VENV_BIN / "daphne"), "-v", "0", "-b", "127.0.0.1", "-p", str(port), application]
 
 
 class CpuMeter:

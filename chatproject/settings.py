@@ -165,6 +165,9 @@ TEMPLATES = [
 
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "chatproject.asgi.application"
+# HTTP requests a daphne runs at once, each on a thread of its pool (chatproject/http_app.py); more
+# wait their turn. As many as the database pool has connections (DATABASE_POOL_MAX).
+CHAT_HTTP_THREADS = _positive_int("CHAT_HTTP_THREADS", env.int("DATABASE_POOL_MAX", default=8))
 
 # --- Storage -------------------------------------------------------------------------------------
 
