@@ -95,7 +95,10 @@ def sliding_window_hit(
     if backend is None:
         return None
     full_key = backend.make_and_validate_key(key)
-    allowed, count, oldest = _script(backend, full_key, _SLIDING_WINDOW)(keys=[full_key], args=[now, window, limit, f"{now!r}:{uuid.uuid4().hex[:8]}"])
+    member = f"{now!r}:{uuid.uuid4().hex[:8]}"  # unique: two requests of one instant are two
+    allowed, count, oldest = _script(backend, full_key, _SLIDING_WINDOW)(
+        keys=[full_key], args=[now, window, limit, member]
+    )
     return bool(allowed), int(count), float(oldest)
 
 
