@@ -35,11 +35,11 @@ SPOOL_BYTES = 1024 * 1024
 STREAM_AFTER_BYTES = 1024 * 1024
 
 
-class _Request(WsgiToAsgiInstance):  # type: ignore[misc]  # asgiref ships no types for it
+class _Request(WsgiToAsgiInstance):
     """One request: asgiref's WSGI environ from the ASGI scope, Django's answer collected."""
 
     def __init__(self, scope: Message, body: Any, send: Any) -> None:
-        super().__init__(None)
+        super().__init__(None)  # type: ignore[no-untyped-call]  # asgiref's WSGI module is untyped
         self.scope = scope
         self.body = body
         self.send = send
@@ -55,11 +55,11 @@ class _Request(WsgiToAsgiInstance):  # type: ignore[misc]  # asgiref ships no ty
         """On the pool's thread: the whole of Django's handling, up to the response's close() (which
         sends request_finished: the thread's database connection goes back to its pool)."""
         try:
-            environ = self.build_environ(self.scope, self.body)
+            environ = self.build_environ(self.scope, self.body)  # type: ignore[no-untyped-call]
         except ValueError:  # too many duplicate headers
             self.status, self.headers = 400, [(b"content-type", b"text/plain")]
             return [b"Bad Request: Too many duplicate headers"]
-        result: Iterable[bytes] = application(environ, self.start_response)
+        result: Iterable[bytes] = application(environ, self.start_response)  # type: ignore[arg-type]
         chunks: list[bytes] = []
         size = 0
         try:

@@ -72,7 +72,7 @@ _scripts: dict[tuple[int, str], Any] = {}
 def _redis(cache: Any) -> RedisCache | None:
     """The Redis backend behind `cache` (Django's `cache` is a proxy of the thread's object), or None."""
     if isinstance(cache, ConnectionProxy):
-        cache = cache._connections[cache._alias]  # type: ignore[attr-defined]
+        cache = cache._connections[cache._alias]
     return cache if isinstance(cache, RedisCache) else None
 
 
