@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -78,12 +79,21 @@ def _outbox_insert(rows: int) -> str:
     return f'INSERT INTO "{OutboxEvent._meta.db_table}" ({columns}) ' + " UNION ALL ".join([row] * rows)
 
 
+@functools.cache
+def _message_insert_sql() -> str:
+    """The message's INSERT, compiled by Django once per process (its placeholders, one per field)."""
+    fields = Message._meta.local_concrete_fields
+    query = InsertQuery(Message, on_conflict=OnConflict.IGNORE)
+    query.insert_values(fields, [Message(id=uuid.UUID(int=0))])
+    [(sql, _)] = query.get_compiler(using=router.db_for_write(Message)).as_sql()
+    return f"{sql} RETURNING 1"
+
+
 def _message_insert(message: MessageRecord, using: str) -> tuple[str, tuple[Any, ...]]:
     row = Message(**{f.name: getattr(message, f.name) for f in dataclasses.fields(message)})
-    query = InsertQuery(Message, on_conflict=OnConflict.IGNORE)
-    query.insert_values(Message._meta.local_concrete_fields, [row])
-    [(sql, params)] = query.get_compiler(using=using).as_sql()
-    return f"{sql} RETURNING 1", tuple(params)
+    connection = connections[using]
+    params = tuple(f.get_db_prep_save(getattr(row, f.attname), connection) for f in Message._meta.local_concrete_fields)
+    return _message_insert_sql(), params
 
 
 def _outbox_params(events: Sequence[OutboxRecord]) -> list[Any]:
