@@ -45,4 +45,3 @@ def error_responses(*, not_found: str, forbidden: str | None = None) -> dict[int
     if forbidden:
         responses[403] = OpenApiResponse(description=f"permission_denied: {forbidden}")
     return responses
-

@@ -175,3 +175,8 @@ class MessageStore(abc.ABC):
     def sync_rooms(self, *, user_id: int, since: datetime) -> SyncRooms:
         """Rooms the user is an active member of that changed (room, membership or last message) at
         or after `since`, and rooms the user left or that were deleted at or after `since`."""
+
+    def rooms_gone_since(self, *, user_id: int, since: datetime) -> list[uuid.UUID]:
+        """sync_rooms' gone_room_ids alone (a stream's reconnect asks it); a back end may answer it
+        without working out the changed rooms."""
+        return self.sync_rooms(user_id=user_id, since=since).gone_room_ids

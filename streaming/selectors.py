@@ -45,9 +45,12 @@ def message_visible(*, user_id: int, message_id: uuid.UUID) -> bool:
 
 def left_room_ids(*, user_id: int, within_seconds: float) -> list[uuid.UUID]:
     """Rooms the user left (or that were deleted) in the last `within_seconds` and is not back in: a
-    reconnect replays their events up to the user's own `room_leave`."""
+    reconnect replays their events up to the user's own `room_leave`. One query when there are none
+    (a reconnect's usual case)."""
     since = timezone.now() - timedelta(seconds=within_seconds)
-    gone = get_repository().sync_rooms(user_id=user_id, since=since).gone_room_ids
+    gone = get_repository().rooms_gone_since(user_id=user_id, since=since)
+    if not gone:
+        return []
     current = set(room_ids_for_user(user_id=user_id))
     return [room_id for room_id in gone if room_id not in current]
 

@@ -15,8 +15,8 @@ from typing import Any
 from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.contrib.auth.models import AnonymousUser
-from rest_framework.authtoken.models import Token
 
+from kernel.auth import token_user
 from kernel.exceptions import UNAVAILABLE
 from streaming.db import db_async
 from streaming.frame_limits import CLOSE_TRY_AGAIN_LATER
@@ -31,10 +31,10 @@ UNAVAILABLE_FRAME = json.dumps(
 
 @db_async
 def _user_for_token(key: str) -> Any:
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
+    user = token_user(key)
+    if user is None or not user.is_active:
         return AnonymousUser()
-    return token.user
+    return user
 
 
 class TokenAuthMiddleware:

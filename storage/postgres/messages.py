@@ -232,9 +232,13 @@ class PostgresMessagesMixin(PostgresReadStateMixin):
             .order_by("-room__last_message_at", "-room__created_at")
             .values_list("room_id", flat=True)
         )
-        gone = (
+        return SyncRooms(
+            changed_room_ids=list(changed), gone_room_ids=self.rooms_gone_since(user_id=user_id, since=since)
+        )
+
+    def rooms_gone_since(self, *, user_id: int, since: datetime) -> list[uuid.UUID]:
+        return list(
             Participant.objects.filter(user_id=user_id)
             .filter(Q(removed_at__gte=since) | Q(room__deleted_at__gte=since))
             .values_list("room_id", flat=True)
         )
-        return SyncRooms(changed_room_ids=list(changed), gone_room_ids=list(gone))

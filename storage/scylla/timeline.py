@@ -352,6 +352,10 @@ class ScyllaTimelineMixin(ScyllaMessagesMixin):
         gone = [r["room_id"] for r in gone_rows if r["gone_at"] >= since_us]
         return SyncRooms(changed_room_ids=[r["room_id"] for r in changed], gone_room_ids=gone)
 
+    def rooms_gone_since(self, *, user_id: int, since: datetime) -> list[uuid.UUID]:
+        since_us = to_us(since)
+        return [r["room_id"] for r in cql.rows(SELECT_GONE, (user_id,)) if r["gone_at"] >= since_us]
+
 
 def _before(a: uuid.UUID, b: uuid.UUID) -> bool:
     """Whether timeuuid `a` sorts before `b` in Cassandra's order."""

@@ -68,6 +68,19 @@ def test_a_sync_costs_the_same_for_few_and_many_rooms(repo: ChatRepository, user
     assert _sync_cost(repo, few, other, 3) == _sync_cost(repo, many, other, 30)
 
 
+def test_a_reconnect_asks_one_query_for_the_rooms_left_when_there_are_none(repo: ChatRepository, users: Any) -> None:
+    """streaming.selectors.left_room_ids, on every reconnect with a cursor: one round trip (it was the
+    whole of sync_rooms and the user's room list)."""
+    from streaming.selectors import left_room_ids
+
+    me, other = users(2)
+    for _ in range(3):
+        make_room(repo, me, [other])
+    with probe.round_trips() as cost:
+        assert left_room_ids(user_id=me.id, within_seconds=3600) == []
+    assert cost.count == 1
+
+
 def _formatting_cost(repo: ChatRepository, viewer: Any, ids: list[uuid.UUID]) -> int:
     with probe.round_trips() as cost:
         repo.messages_get_many(ids)

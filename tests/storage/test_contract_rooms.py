@@ -255,6 +255,9 @@ def test_sync_rooms_changed_and_gone(repo: ChatRepository, users: Any) -> None:
     assert sorted(sync.gone_room_ids) == sorted([left.id, deleted.id])
     everything = repo.sync_rooms(user_id=me.id, since=ago(days=1))
     assert everything.changed_room_ids == [stays.id]
+    assert sorted(repo.rooms_gone_since(user_id=me.id, since=since)) == sorted([left.id, deleted.id])
+    assert repo.rooms_gone_since(user_id=me.id, since=later + timedelta(seconds=1)) == []
+    assert repo.rooms_gone_since(user_id=other.id, since=since) == [deleted.id]
 
 
 # --- the unit of work ----------------------------------------------------------------------------
