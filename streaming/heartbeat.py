@@ -1,9 +1,13 @@
 """The stream's heartbeat: one ticker per process (per event loop), not one task per socket.
 
-Every CHAT_STREAM_HEARTBEAT_SECONDS the ticker sends the heartbeat frame `{"connected": true}` to
-every open stream connection of the process, then refreshes all their registry entries in one round
-trip (StreamRegistry.refresh_many), and re-checks their tokens and sessions in one batch of queries
-(streaming.revocation.revalidate), so an idle socket costs neither a task nor a call of its own.
+Every CHAT_STREAM_HEARTBEAT_SECONDS each open stream connection of the process gets the heartbeat
+frame `{"connected": true}`: the interval is cut into steps of CHAT_STREAM_REGISTRY_CHECK_SECONDS and
+each step beats one slice of the connections (the n-th to join is in slice n mod steps), so a process
+with thousands of sockets sends a few hundred frames a second instead of all of them at once (a
+burst of 1,000 frames held live events back ~0.15 s). After the last slice the ticker refreshes all
+their registry entries in one round trip (StreamRegistry.refresh_many) and re-checks their tokens and
+sessions in one batch of queries (streaming.revocation.revalidate), so an idle socket costs neither a
+task nor a call of its own.
 Between heartbeats it checks every CHAT_STREAM_REGISTRY_CHECK_SECONDS that the registry still holds
 its entries (one EXISTS): after a Redis restart or flush it re-registers them at once, so push does
 not take connected users for offline until the next heartbeat. The ticker runs while it has
@@ -29,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_TEXT = json.dumps({"connected": True})
 YIELD_EVERY = 200  # heartbeats sent between two yields to the event loop: live events keep flowing
+MAX_STEPS = 60  # slices of a heartbeat interval, at most
 
 
 def heartbeat_seconds() -> float:
@@ -62,14 +67,16 @@ class HeartbeatTicker:
     """The heartbeat of the connections of one event loop (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._members: dict[Beating, None] = {}  # insertion-ordered set
+        self._members: dict[Beating, int] = {}  # each member's join number (its slice), in join order
+        self._joined = 0
         self._task: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
         return len(self._members)
 
     def join(self, member: Beating) -> None:
-        self._members[member] = None
+        self._members[member] = self._joined
+        self._joined += 1
         if self._task is None or self._task.done():
             # Detached: it serves every connection, not the one whose join started it (its log lines).
             loop = asyncio.get_running_loop()
@@ -84,14 +91,19 @@ class HeartbeatTicker:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            beat = loop.time() + heartbeat_seconds()
-            while (left := beat - loop.time()) > 0:
-                await asyncio.sleep(min(left, registry_check_seconds()))
-                await self.repair_registry()
-            try:
-                await self.tick()
-            except Exception:
-                logger.exception("stream: heartbeat of %d connection(s) failed", len(self._members))
+            steps = max(1, min(MAX_STEPS, round(heartbeat_seconds() / registry_check_seconds())))
+            step_seconds = heartbeat_seconds() / steps
+            for step in range(steps):
+                beat = loop.time() + step_seconds
+                while (left := beat - loop.time()) > 0:
+                    await asyncio.sleep(min(left, registry_check_seconds()))
+                    await self.repair_registry()
+                try:
+                    await self._beat([m for m, n in list(self._members.items()) if n % steps == step])
+                    if step == steps - 1:
+                        await self._refresh_and_revalidate()
+                except Exception:
+                    logger.exception("stream: heartbeat of %d connection(s) failed", len(self._members))
 
     async def repair_registry(self) -> bool:
         """Re-registers every connection at once if the registry lost them (Redis restarted or was
@@ -115,8 +127,13 @@ class HeartbeatTicker:
             await get_registry().refresh_many(entries)
 
     async def tick(self) -> None:
-        """One heartbeat: the frame to every connection, then one registry refresh for them all."""
-        for sent, member in enumerate(list(self._members), start=1):
+        """One whole heartbeat at once: the frame to every connection, then one registry refresh and
+        one credential check for them all."""
+        await self._beat(list(self._members))
+        await self._refresh_and_revalidate()
+
+    async def _beat(self, members: list[Beating]) -> None:
+        for sent, member in enumerate(members, start=1):
             if member not in self._members:
                 continue  # closed while the others were beating
             try:
@@ -125,6 +142,8 @@ class HeartbeatTicker:
                 logger.info("stream: no heartbeat for %s (closing): %r", member.channel_name, exc)
             if sent % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
+
+    async def _refresh_and_revalidate(self) -> None:
         entries = self._entries()
         if not entries:
             return

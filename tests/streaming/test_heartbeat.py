@@ -146,6 +146,7 @@ async def test_presence_is_back_within_a_check_after_redis_lost_the_registry(mon
     monkeypatch.setattr(heartbeat, "get_registry", lambda: registry)
     monkeypatch.setattr(heartbeat, "heartbeat_seconds", lambda: 60.0)
     monkeypatch.setattr(heartbeat, "registry_check_seconds", lambda: 0.1)
+    monkeypatch.setattr(heartbeat, "MAX_STEPS", 1)  # the whole interval in one step: no heartbeat for 60 s
     ticker = HeartbeatTicker()
     connections = [FakeConnection(f"chan{i}", user_id=100 + i) for i in range(3)]
     users = {c.user_id for c in connections}
@@ -161,6 +162,36 @@ async def test_presence_is_back_within_a_check_after_redis_lost_the_registry(mon
         await asyncio.sleep(1.0)
         assert await asyncio.to_thread(registry.online_users, users) == users
         assert [c.beats for c in connections] == [0, 0, 0]  # no heartbeat came in between
+    finally:
+        for connection in connections:
+            ticker.leave(connection)
+
+
+async def test_the_heartbeats_of_an_interval_are_spread_over_it(monkeypatch: Any) -> None:
+    """150 sockets, a heartbeat every 1.5 s, steps of 0.1 s: each step beats a tenth of them, not all
+    at once, and every one gets its heartbeat within the interval; one registry refresh per interval."""
+    registry = RecordingRegistry()
+    monkeypatch.setattr(heartbeat, "get_registry", lambda: registry)
+    monkeypatch.setattr(heartbeat, "heartbeat_seconds", lambda: 1.5)
+    monkeypatch.setattr(heartbeat, "registry_check_seconds", lambda: 0.1)
+
+    async def intact() -> bool:
+        return True
+
+    registry.intact = intact  # type: ignore[attr-defined]
+    ticker = HeartbeatTicker()
+    connections = [FakeConnection(f"chan{i}", user_id=i) for i in range(150)]
+    for connection in connections:
+        ticker.join(connection)
+    most_at_once, before = 0, 0
+    try:
+        for _ in range(17):  # 1.7 s: one interval and a bit, sampled every 0.1 s
+            await asyncio.sleep(0.1)
+            total = sum(c.beats for c in connections)
+            most_at_once, before = max(most_at_once, total - before), total
+        assert all(c.beats >= 1 for c in connections)
+        assert most_at_once <= 30  # 10 a step (two steps may land in one sample), never 150
+        assert len(registry.refreshes) == 1 and len(registry.refreshes[0]) == 150
     finally:
         for connection in connections:
             ticker.leave(connection)
