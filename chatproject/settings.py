@@ -178,8 +178,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 elif "postgresql" in DATABASES["default"]["ENGINE"]:
-    # Under ASGI each request's sync code runs in a fresh thread, so CONN_MAX_AGE cannot reuse
-    # connections and every request would pay a PostgreSQL connect (~10 ms here): use psycopg's pool.
+    # Requests run on the HTTP threads (chatproject/http_app.py), the stream's database work on threads
+    # of its own, management commands on theirs: psycopg's pool shares a bounded set of connections
+    # among them all (a PostgreSQL connect costs ~10 ms here).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Each connection is checked (one empty round trip) when taken from the pool: after a database
     # restart or failover the pool's dead connections are replaced, not handed to a request or stream.
