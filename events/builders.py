@@ -64,7 +64,8 @@ def build_event(
     data: dict[str, Any] = {"event_id": str(event_id), "room_id": str(room_id), event_type: value}
     if room is not None:
         data["room"] = room
-    size = envelope_size(encode_event(data).ByteSize(), actor_user_id)
+    payload = encode_event(data).SerializeToString()  # once: the publisher sends these bytes
+    size = envelope_size(len(payload), actor_user_id)
     if size > limits.EVENT_MAX_BYTES:  # refused before anything is stored: it could never be published
         raise PayloadTooLarge(
             f"This change would make a {event_type} event of {size} bytes; events are at most "
@@ -78,6 +79,7 @@ def build_event(
         room_id=str(room_id),
         actor_user_id="" if actor_user_id is None else str(actor_user_id),
         data=data,
+        payload=payload,
     )
 
 

@@ -133,6 +133,9 @@ class OutboxRecord:
     id: int | None = field(default=None, compare=False)
     # When the next try is due (None: at once); set by a failed publish.
     next_attempt_at: datetime | None = field(default=None, compare=False)
+    # The protobuf bytes of `data`, when the event's builder made them (events.builders): the publisher
+    # sends them instead of encoding `data` again. Not stored: an event read from the outbox has none.
+    payload: bytes | None = field(default=None, compare=False, repr=False)
 
     def waiting(self, now: datetime) -> bool:
         """Whether the event is in back-off at `now` (not due for a try yet)."""

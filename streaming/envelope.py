@@ -39,9 +39,11 @@ class Envelope:
 EVENT_KEYS = tuple(f.name for f in chat_pb2.MessageEvent.DESCRIPTOR.oneofs_by_name["event"].fields)
 
 
-def encode_envelope(*, actor_user_id: str, data: dict[str, Any]) -> bytes:
-    """The envelope bytes of an event dict (validated by protobuf on the way)."""
-    payload = encode_event(data).SerializeToString()
+def encode_envelope(*, actor_user_id: str, data: dict[str, Any], payload: bytes | None = None) -> bytes:
+    """The envelope bytes of an event dict (validated by protobuf on the way), or of its protobuf
+    bytes when the event's builder made them (`payload`)."""
+    if payload is None:
+        payload = encode_event(data).SerializeToString()
     return json.dumps(
         {"user_id": actor_user_id, "payload": base64.b64encode(payload).decode("ascii")}, separators=(",", ":")
     ).encode()

@@ -126,7 +126,7 @@ async def _publish_one(
 ) -> asyncio.Future[Any] | None:
     """The ack's future of one publish, or None (recorded as dead or failed in `result`)."""
     try:
-        body = encode_envelope(actor_user_id=record.actor_user_id, data=record.data)
+        body = encode_envelope(actor_user_id=record.actor_user_id, data=record.data, payload=record.payload)
     except Exception as exc:  # json_format.ParseError: no retry will encode it
         result.dead[record.event_id] = f"malformed event: {exc!r}"
         return None

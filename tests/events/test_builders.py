@@ -31,6 +31,23 @@ def test_room_and_direct_events_go_to_their_subjects_with_a_fresh_event_id() -> 
     assert direct.room_id == str(ROOM) and direct.actor_user_id == ""
 
 
+def test_an_event_is_encoded_once_and_the_publisher_sends_those_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The builder's size check makes the protobuf bytes; the envelope of the record reuses them
+    (the same bytes as encoding the dict, which an event read back from the outbox still does)."""
+    from streaming import envelope
+
+    event = room_event("delete_message", "m1", room_id=ROOM, actor_user_id=3)
+    expected = envelope.encode_envelope(actor_user_id="3", data=event.data)
+    assert event.payload is not None
+
+    def no_second_encoding(data: object) -> None:
+        raise AssertionError("the event was encoded again")
+
+    monkeypatch.setattr(envelope, "encode_event", no_second_encoding)
+    assert envelope.encode_envelope(actor_user_id="3", data=event.data, payload=event.payload) == expected
+    assert event == OutboxRecord(**{**event.__dict__, "payload": None})  # not part of its identity
+
+
 def test_an_unknown_or_malformed_event_fails_the_builder_not_the_bridge() -> None:
     with pytest.raises(ValueError, match="unknown event type"):
         build_event(event_type="shout", value="x", room_id=ROOM, actor_user_id=1)
