@@ -71,7 +71,7 @@ class _Request(WsgiToAsgiInstance):
                 size += len(chunk)
                 if size > STREAM_AFTER_BYTES:  # a large answer: sent as it is read from here on
                     self.streamed = True
-                    async_to_sync(self.send)(self._start())
+                    async_to_sync(self.send)(self.start_message())
                     async_to_sync(self.send)(
                         {"type": "http.response.body", "body": b"".join(chunks), "more_body": True}
                     )
@@ -82,7 +82,7 @@ class _Request(WsgiToAsgiInstance):
                 close()
         return chunks
 
-    def _start(self) -> Message:
+    def start_message(self) -> Message:
         return {"type": "http.response.start", "status": self.status, "headers": self.headers}
 
 
@@ -111,5 +111,5 @@ class ThreadedDjangoHttp:
         if request.streamed:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
-        await send(request._start())
+        await send(request.start_message())
         await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": False})

@@ -175,6 +175,11 @@ def _mentions(request: SendRequest, message_id: uuid.UUID, room_id: uuid.UUID) -
     return records
 
 
+def _already_sent(stored: MessageRecord, user_id: int) -> SendResult:
+    """The answer to a send whose sender_message_id is stored already: that message, created=False."""
+    return SendResult(message=message_data_for(stored, viewer_id=user_id), created=False, record=stored)
+
+
 def message_send(*, user_id: int, request: SendRequest) -> SendResult:
     """SendMessage. Checks as the original did (membership 404, permission 403, mentions in p2p 400,
     blocked partner 403), then stores the message, its read state and mentions, moves the room's last
@@ -198,7 +203,7 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
         existing = repo.message_get_by_sender_message_id(user_id, request.sender_message_id)
         if existing is None:
             raise
-        return SendResult(message=message_data_for(existing, viewer_id=user_id), created=False, record=existing)
+        return _already_sent(existing, user_id)
     now = timezone.now()
     message = MessageRecord(
         id=message_id,
@@ -265,7 +270,7 @@ def message_send(*, user_id: int, request: SendRequest) -> SendResult:
     except SenderMessageIdBusyError:
         raise Conflict("A message with this sender_message_id is being stored; retry.") from None
     if not created:
-        return SendResult(message=message_data_for(stored, viewer_id=user_id), created=False, record=stored)
+        return _already_sent(stored, user_id)
     emitted(events)
     repo.on_commit(lambda: room_cache.room_cache_on_new_message(room.id, data))
     MESSAGES_SENT.inc()

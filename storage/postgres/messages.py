@@ -52,6 +52,11 @@ def _window_queryset(window: MessageWindow) -> QuerySet[Message]:
     return qs
 
 
+def message_row(message: MessageRecord) -> Message:
+    """The unsaved Message row of a record."""
+    return Message(**{f.name: getattr(message, f.name) for f in dataclasses.fields(message)})
+
+
 def _insert_unless_conflict(row: Message) -> bool:
     """INSERTs the message with ON CONFLICT DO NOTHING (one statement, no savepoint); False if a unique
     constraint (the sender's sender_message_id) already holds another row."""
@@ -74,16 +79,13 @@ class PostgresMessagesMixin(PostgresReadStateMixin):
         hidden_for: Sequence[int] = (),
         mentions: Sequence[MentionRecord] = (),
     ) -> tuple[MessageRecord, bool]:
-        row = Message(**{f.name: getattr(message, f.name) for f in dataclasses.fields(message)})
+        row = message_row(message)
         if message.sender_message_id and message.sender_id is not None:
             # The unique constraint decides between concurrent sends of one sender_message_id: the
             # loser's INSERT ... ON CONFLICT DO NOTHING waits for the winner's commit, inserts nothing,
             # and reads the winner's message. No savepoint: the transaction stays usable either way.
             if not _insert_unless_conflict(row):
-                existing = self.message_get_by_sender_message_id(message.sender_id, message.sender_message_id)
-                if existing is None:
-                    raise IntegrityError(f"message {message.id} conflicts with a stored row")
-                return existing, False
+                return self.message_stored_instead(message), False
         else:
             row.save(force_insert=True)
         if hidden_for:
@@ -93,6 +95,13 @@ class PostgresMessagesMixin(PostgresReadStateMixin):
                 [Mention(message_id=m.message_id, user_id=m.user_id, tag=m.tag) for m in mentions]
             )
         return message, True
+
+    def message_stored_instead(self, message: MessageRecord) -> MessageRecord:
+        """The stored message whose (sender, sender_message_id) kept `message` from being inserted."""
+        existing = self.message_get_by_sender_message_id(message.sender_id or 0, message.sender_message_id)
+        if existing is None:
+            raise IntegrityError(f"message {message.id} conflicts with a stored row")
+        return existing
 
     def message_edit(self, message_id: uuid.UUID, *, content: str, text: str, at: datetime) -> MessageRecord | None:
         updated = Message.objects.filter(id=message_id).update(content=content, text=text, edited=True, updated_at=at)

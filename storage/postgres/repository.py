@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 
 from storage.base import ChatRepository
@@ -58,10 +58,7 @@ class PostgresRepository(PostgresRoomsMixin, PostgresMessagesMixin, ChatReposito
             return super().message_send_store(message, events=events, hidden_for=hidden_for, mentions=mentions)
         if send_statement.message_store(message, events=events):
             return message, True
-        existing = self.message_get_by_sender_message_id(message.sender_id, message.sender_message_id)
-        if existing is None:
-            raise IntegrityError(f"message {message.id} conflicts with a stored row")
-        return existing, False
+        return self.message_stored_instead(message), False
 
     def ping(self) -> None:
         with connection.cursor() as cursor:

@@ -17,7 +17,6 @@ one's commit, as the plain INSERT ... ON CONFLICT does.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import uuid
@@ -30,6 +29,7 @@ from django.db.models.sql.subqueries import InsertQuery
 from django.utils import timezone
 
 from storage.models import Message, OutboxEvent, Room
+from storage.postgres.messages import message_row
 from storage.records import OutboxRecord
 from storage.records_messages import MessageRecord
 
@@ -90,7 +90,7 @@ def _message_insert_sql() -> str:
 
 
 def _message_insert(message: MessageRecord, using: str) -> tuple[str, tuple[Any, ...]]:
-    row = Message(**{f.name: getattr(message, f.name) for f in dataclasses.fields(message)})
+    row = message_row(message)
     connection = connections[using]
     params = tuple(f.get_db_prep_save(getattr(row, f.attname), connection) for f in Message._meta.local_concrete_fields)
     return _message_insert_sql(), params
